@@ -1,0 +1,264 @@
+//! Optimizer state stored as bfloat16, packed so that SIMD code converts it without shuffles.
+//!
+//! A bf16 value is the upper half of an `f32`. Elements are packed two per `u32` word in blocks
+//! of [`BF16_BLOCK`] = 32 elements (16 words): element `r` of a block sits in word `r % 16`, in
+//! the low half for `r < 16` and the high half otherwise. Loading `L` consecutive words of a
+//! block (any lane count `L` dividing 16) therefore yields two *contiguous* runs of `L`
+//! elements: shifting left by 16 gives elements `[o, o+L)`, masking the low half gives
+//! `[16+o, 16+o+L)`. The layout is internal: [`Bf16Vec::to_bits`] / [`Bf16Vec::from_bits`]
+//! exchange plain element order, which is what checkpoints store.
+//!
+//! Rounding is to nearest, ties to even; NaN stays NaN. With round-to-nearest, an update
+//! smaller than half a bf16 ulp (relative 2^-9) of the stored value is lost: an Adam second
+//! moment with `beta2 = 0.999` changes by `0.1%` per step and can stall. bf16 state saves
+//! memory traffic (20 instead of 28 bytes per parameter for Adam) at that cost; the choice is
+//! the user's.
+
+use pulp::Simd;
+
+/// Elements per packed block.
+pub const BF16_BLOCK: usize = 32;
+const HALF: usize = BF16_BLOCK / 2;
+
+/// Rounds `x` to bf16 and returns its bits in the upper half of a `u32` (lower half zero).
+#[inline(always)]
+pub fn round_to_bf16_high(x: f32) -> u32 {
+    if x.is_nan() {
+        return 0x7FC0_0000;
+    }
+    let b = x.to_bits();
+    b.wrapping_add(0x7FFF + ((b >> 16) & 1)) & 0xFFFF_0000
+}
+
+/// The `f32` value of bf16 bits held in the upper half of `w`.
+#[inline(always)]
+fn from_high(w: u32) -> f32 {
+    f32::from_bits(w & 0xFFFF_0000)
+}
+
+/// The `f32` value of bf16 bits held in the lower half of `w`.
+#[inline(always)]
+fn from_low(w: u32) -> f32 {
+    f32::from_bits(w << 16)
+}
+
+#[inline(always)]
+fn word_of(e: usize) -> (usize, bool) {
+    let r = e % BF16_BLOCK;
+    ((e / BF16_BLOCK) * HALF + r % HALF, r >= HALF)
+}
+
+/// An owned vector of bf16 values in the packed layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bf16Vec {
+    words: Vec<u32>,
+    len: usize,
+}
+
+impl Bf16Vec {
+    /// `len` zeros.
+    pub fn zeros(len: usize) -> Self {
+        Bf16Vec { words: vec![0; len.div_ceil(BF16_BLOCK) * HALF], len }
+    }
+
+    /// `len` copies of `x` rounded to bf16.
+    pub fn filled(len: usize, x: f32) -> Self {
+        let mut v = Self::zeros(len);
+        for i in 0..len {
+            v.set(i, x);
+        }
+        v
+    }
+
+    /// Rounds each entry of `xs` to bf16.
+    pub fn from_f32(xs: &[f32]) -> Self {
+        let mut v = Self::zeros(xs.len());
+        for (i, &x) in xs.iter().enumerate() {
+            v.set(i, x);
+        }
+        v
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Element `i` as `f32` (exact). Panics if `i >= len`, like slice indexing.
+    pub fn get(&self, i: usize) -> f32 {
+        assert!(i < self.len, "index {i} out of range for Bf16Vec of length {}", self.len);
+        let (w, hi) = word_of(i);
+        if hi { from_high(self.words[w]) } else { from_low(self.words[w]) }
+    }
+
+    /// Stores `x` rounded to bf16 at `i`. Panics if `i >= len`, like slice indexing.
+    pub fn set(&mut self, i: usize, x: f32) {
+        assert!(i < self.len, "index {i} out of range for Bf16Vec of length {}", self.len);
+        set_word(&mut self.words, i, x);
+    }
+
+    /// All elements as `f32`, in element order.
+    pub fn to_f32_vec(&self) -> Vec<f32> {
+        (0..self.len).map(|i| self.get(i)).collect()
+    }
+
+    /// The raw bf16 bit patterns in element order (the portable form).
+    pub fn to_bits(&self) -> Vec<u16> {
+        (0..self.len).map(|i| (self.get(i).to_bits() >> 16) as u16).collect()
+    }
+
+    /// Rebuilds a vector from bit patterns in element order.
+    pub fn from_bits(bits: &[u16]) -> Self {
+        let mut v = Self::zeros(bits.len());
+        for (i, &b) in bits.iter().enumerate() {
+            let (w, hi) = word_of(i);
+            let word = &mut v.words[w];
+            *word = if hi {
+                (*word & 0x0000_FFFF) | ((b as u32) << 16)
+            } else {
+                (*word & 0xFFFF_0000) | b as u32
+            };
+        }
+        v
+    }
+
+    /// A mutable view, for kernels.
+    pub fn as_mut_slice(&mut self) -> Bf16SliceMut<'_> {
+        Bf16SliceMut { words: &mut self.words, len: self.len }
+    }
+}
+
+#[inline(always)]
+fn set_word(words: &mut [u32], i: usize, x: f32) {
+    let (w, hi) = word_of(i);
+    let r = round_to_bf16_high(x);
+    let word = &mut words[w];
+    *word = if hi { (*word & 0x0000_FFFF) | r } else { (*word & 0xFFFF_0000) | (r >> 16) };
+}
+
+/// A mutable view of a [`Bf16Vec`] (or of a block-aligned piece of one).
+#[derive(Debug)]
+pub struct Bf16SliceMut<'a> {
+    words: &'a mut [u32],
+    len: usize,
+}
+
+impl<'a> Bf16SliceMut<'a> {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Splits at element `mid`, which must be a multiple of [`BF16_BLOCK`].
+    pub(crate) fn split_at(self, mid: usize) -> (Self, Self) {
+        debug_assert_eq!(mid % BF16_BLOCK, 0);
+        let (a, b) = self.words.split_at_mut(mid / 2);
+        (Bf16SliceMut { words: a, len: mid }, Bf16SliceMut { words: b, len: self.len - mid })
+    }
+
+    /// Number of whole blocks.
+    pub(crate) fn full_blocks(&self) -> usize {
+        self.len / BF16_BLOCK
+    }
+
+    pub(crate) fn words_mut(&mut self) -> &mut [u32] {
+        self.words
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(&self, i: usize) -> f32 {
+        let (w, hi) = word_of(i);
+        if hi { from_high(self.words[w]) } else { from_low(self.words[w]) }
+    }
+
+    #[inline(always)]
+    pub(crate) fn set(&mut self, i: usize, x: f32) {
+        set_word(self.words, i, x);
+    }
+}
+
+/// Unpacks `L` words into the two element runs they hold: `(low run, high run)`.
+#[inline(always)]
+pub(crate) fn unpack<S: Simd>(s: S, w: S::u32s) -> (S::f32s, S::f32s) {
+    let lo = s.wrapping_dyn_shl_u32s(w, s.splat_u32s(16));
+    let hi = s.and_u32s(w, s.splat_u32s(0xFFFF_0000));
+    (s.transmute_f32s_u32s(lo), s.transmute_f32s_u32s(hi))
+}
+
+/// Rounds two element runs to bf16 and packs them into `L` words (inverse of [`unpack`]).
+#[inline(always)]
+pub(crate) fn pack<S: Simd>(s: S, lo: S::f32s, hi: S::f32s) -> S::u32s {
+    let lo = round_high(s, lo);
+    let hi = round_high(s, hi);
+    s.or_u32s(s.wrapping_dyn_shr_u32s(lo, s.splat_u32s(16)), hi)
+}
+
+#[inline(always)]
+fn round_high<S: Simd>(s: S, x: S::f32s) -> S::u32s {
+    let b = s.transmute_u32s_f32s(x);
+    let lsb = s.and_u32s(s.wrapping_dyn_shr_u32s(b, s.splat_u32s(16)), s.splat_u32s(1));
+    let r = s.add_u32s(b, s.add_u32s(lsb, s.splat_u32s(0x7FFF)));
+    let r = s.and_u32s(r, s.splat_u32s(0xFFFF_0000));
+    let not_nan = s.equal_f32s(x, x);
+    s.select_u32s(not_nan, r, s.splat_u32s(0x7FC0_0000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_rounding() {
+        let xs: Vec<f32> = (0..77).map(|i| (i as f32 - 30.0) * 0.37).collect();
+        let v = Bf16Vec::from_f32(&xs);
+        for (i, &x) in xs.iter().enumerate() {
+            let y = v.get(i);
+            assert!((y - x).abs() <= x.abs() * 2f32.powi(-8), "{x} -> {y}");
+        }
+        assert_eq!(Bf16Vec::from_bits(&v.to_bits()), v);
+        // 1 + 2^-8 is a tie between 1 and 1 + 2^-7: ties go to even (1).
+        assert_eq!(f32::from_bits(round_to_bf16_high(1.0 + 2f32.powi(-8))), 1.0);
+        assert!(f32::from_bits(round_to_bf16_high(f32::NAN)).is_nan());
+        // A NaN whose payload sits only in the dropped bits must not become infinity.
+        assert!(f32::from_bits(round_to_bf16_high(f32::from_bits(0x7F80_0001))).is_nan());
+    }
+
+    #[test]
+    fn simd_pack_matches_scalar() {
+        let arch = pulp::Arch::new();
+        struct K;
+        impl pulp::WithSimd for K {
+            type Output = ();
+            fn with_simd<S: Simd>(self, s: S) {
+                let n = S::F32_LANES;
+                let lo: Vec<f32> = (0..n).map(|i| 1.0 + i as f32 * 0.001).collect();
+                let hi: Vec<f32> = (0..n).map(|i| -3.0 - i as f32 * 1e-5).collect();
+                let w = pack(s, s.partial_load_f32s(&lo), s.partial_load_f32s(&hi));
+                let mut words = vec![0u32; n];
+                s.partial_store_u32s(&mut words, w);
+                for i in 0..n {
+                    assert_eq!(words[i] >> 16 << 16, round_to_bf16_high(hi[i]));
+                    assert_eq!(words[i] << 16, round_to_bf16_high(lo[i]));
+                }
+                let (l2, h2) = unpack(s, w);
+                let mut a = vec![0f32; n];
+                s.partial_store_f32s(&mut a, l2);
+                assert_eq!(a[0], f32::from_bits(round_to_bf16_high(lo[0])));
+                s.partial_store_f32s(&mut a, h2);
+                assert_eq!(a[n - 1], f32::from_bits(round_to_bf16_high(hi[n - 1])));
+            }
+        }
+        arch.dispatch(K);
+        pulp::WithSimd::with_simd(K, pulp::Scalar);
+    }
+}
