@@ -79,6 +79,7 @@ impl Block {
 /// one per layer; Shampoo: Kronecker factors per matrix block) and read per-block learning-rate
 /// scales and weight decays from it. Blocks are laid out back to back in insertion order.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(try_from = "LayoutRepr")]
 pub struct Layout {
     blocks: Vec<Block>,
     len: usize,
@@ -181,6 +182,41 @@ impl Layout {
     }
 }
 
+/// The serialised form, rebuilt through the validating constructors on load so a corrupt file
+/// cannot produce overlapping blocks or inconsistent offsets.
+#[derive(Deserialize)]
+struct LayoutRepr {
+    blocks: Vec<Block>,
+    len: usize,
+}
+
+impl TryFrom<LayoutRepr> for Layout {
+    type Error = Error;
+
+    fn try_from(repr: LayoutRepr) -> Result<Self> {
+        let mut layout = Layout::new();
+        for b in &repr.blocks {
+            if b.offset != layout.len {
+                return Err(Error::InvalidShape {
+                    what: "layout",
+                    detail: format!(
+                        "block `{}` at offset {} should start at {}",
+                        b.name, b.offset, layout.len
+                    ),
+                });
+            }
+            layout = layout.push(&b.name, b.shape)?.with_hyper(&b.name, b.hyper)?;
+        }
+        if layout.len != repr.len {
+            return Err(Error::InvalidShape {
+                what: "layout",
+                detail: format!("stated length {} but blocks cover {}", repr.len, layout.len),
+            });
+        }
+        Ok(layout)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +227,17 @@ mod tests {
         assert_eq!(l.len(), 15);
         assert_eq!(l.blocks()[1].range(), 12..15);
         assert_eq!(l.signature(), "w[3x4],b[3]");
+    }
+
+    #[test]
+    fn deserialisation_validates() {
+        let l = Layout::new().matrix("w", 3, 4).unwrap().vector("b", 3).unwrap();
+        let json = serde_json::to_string(&l).unwrap();
+        assert_eq!(serde_json::from_str::<Layout>(&json).unwrap(), l);
+        let bad = json.replace("\"offset\":12", "\"offset\":11");
+        assert!(serde_json::from_str::<Layout>(&bad).is_err());
+        let bad = json.replace("\"len\":15", "\"len\":16");
+        assert!(serde_json::from_str::<Layout>(&bad).is_err());
     }
 
     #[test]

@@ -18,7 +18,11 @@ pub fn all_finite<T: Scalar>(what: &'static str, xs: &[T]) -> Result<()> {
 
 /// Errors unless `x` is finite and `> 0`.
 pub fn positive(field: &'static str, x: f64) -> Result<()> {
-    if x.is_finite() && x > 0.0 { Ok(()) } else { Err(Error::hyper(field, x, "must be finite and > 0")) }
+    if x.is_finite() && x > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::hyper(field, x, "must be finite and > 0"))
+    }
 }
 
 /// Errors unless `x` is finite and `>= 0`.
@@ -37,5 +41,9 @@ pub fn unit_interval_open_right(field: &'static str, x: f64) -> Result<()> {
 
 /// Errors unless `0 <= x <= 1`.
 pub fn unit_interval(field: &'static str, x: f64) -> Result<()> {
-    if (0.0..=1.0).contains(&x) { Ok(()) } else { Err(Error::hyper(field, x, "must lie in [0, 1]")) }
+    if (0.0..=1.0).contains(&x) {
+        Ok(())
+    } else {
+        Err(Error::hyper(field, x, "must lie in [0, 1]"))
+    }
 }

@@ -18,7 +18,7 @@ use gradus_core::validate::same_len;
 use gradus_core::{Par, Result};
 use pulp::{Simd, WithSimd};
 
-use crate::bf16::{self, Bf16SliceMut, Bf16Vec, BF16_BLOCK};
+use crate::bf16::{self, BF16_BLOCK, Bf16SliceMut, Bf16Vec};
 use crate::chunk::for_each_chunk;
 use crate::simd::SimdFloat;
 
@@ -175,7 +175,8 @@ impl<T: SimdFloat, const AMS: bool, const EPS_IN: bool> WithSimd
             let (xh, xt) = T::as_simd_mut::<S>(vmax);
             let xh = &mut xh[..n];
             for i in 0..n {
-                let [p, m, v, x] = adam_lanes::<T, S, true, EPS_IN>(s, &k, ph[i], gh[i], mh[i], vh[i], xh[i]);
+                let [p, m, v, x] =
+                    adam_lanes::<T, S, true, EPS_IN>(s, &k, ph[i], gh[i], mh[i], vh[i], xh[i]);
                 (ph[i], mh[i], vh[i], xh[i]) = (p, m, v, x);
             }
             for i in 0..pt.len() {
@@ -184,7 +185,8 @@ impl<T: SimdFloat, const AMS: bool, const EPS_IN: bool> WithSimd
             }
         } else {
             for i in 0..n {
-                let [p, m, v, _] = adam_lanes::<T, S, false, EPS_IN>(s, &k, ph[i], gh[i], mh[i], vh[i], vh[i]);
+                let [p, m, v, _] =
+                    adam_lanes::<T, S, false, EPS_IN>(s, &k, ph[i], gh[i], mh[i], vh[i], vh[i]);
                 (ph[i], mh[i], vh[i]) = (p, m, v);
             }
             for i in 0..pt.len() {
@@ -235,9 +237,9 @@ fn check_vmax(amsgrad: bool, n: usize, vmax_len: Option<usize>) -> Result<()> {
     match (amsgrad, vmax_len) {
         (true, Some(len)) => same_len("AMSGrad maximum", n, len),
         (false, None) => Ok(()),
-        (true, None) => Err(gradus_core::Error::Unsupported(
-            "AMSGrad needs a running-maximum buffer".into(),
-        )),
+        (true, None) => {
+            Err(gradus_core::Error::Unsupported("AMSGrad needs a running-maximum buffer".into()))
+        }
         (false, Some(_)) => Err(gradus_core::Error::Unsupported(
             "running-maximum buffer given without AMSGrad".into(),
         )),
@@ -269,7 +271,8 @@ impl<const AMS: bool, const EPS_IN: bool> WithSimd for Bf16Kernel<'_, AMS, EPS_I
             let (gh, _) = S::as_simd_f32s(&g[..head]);
             let (mw, _) = S::as_mut_simd_u32s(&mut m.words_mut()[..head / 2]);
             let (vw, _) = S::as_mut_simd_u32s(&mut v.words_mut()[..head / 2]);
-            let mut xw = vmax.as_mut().map(|x| S::as_mut_simd_u32s(&mut x.words_mut()[..head / 2]).0);
+            let mut xw =
+                vmax.as_mut().map(|x| S::as_mut_simd_u32s(&mut x.words_mut()[..head / 2]).0);
             for b in 0..blocks {
                 for j in 0..per_half {
                     let w = b * per_half + j;

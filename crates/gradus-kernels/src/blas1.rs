@@ -12,7 +12,7 @@ use gradus_core::{Error, Par, Result};
 use pulp::{Simd, WithSimd};
 
 use crate::chunk::{for_each_chunk, tree_reduce};
-use crate::simd::{sign_scalar, SimdFloat};
+use crate::simd::{SimdFloat, sign_scalar};
 
 /// `y <- a x + y`.
 pub fn axpy<T: SimdFloat>(par: Par, a: T, x: &[T], y: &mut [T]) -> Result<()> {
@@ -127,9 +127,7 @@ impl<T: SimdFloat> WithSimd for DotChunk<'_, T> {
 pub fn dot<T: SimdFloat>(par: Par, x: &[T], y: &[T]) -> Result<T> {
     same_len("dot y", x.len(), y.len())?;
     let arch = pulp::Arch::new();
-    Ok(tree_reduce(par, x.len(), (x, y), &|(x, y)| arch.dispatch(DotChunk { x, y }), &|a, b| {
-        a + b
-    }))
+    Ok(tree_reduce(par, x.len(), (x, y), &|(x, y)| arch.dispatch(DotChunk { x, y }), &|a, b| a + b))
 }
 
 /// `sum_i x_i²`, bit-identical for every thread count.

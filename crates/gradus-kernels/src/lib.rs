@@ -17,17 +17,19 @@ mod adam;
 pub mod bf16;
 pub mod blas1;
 pub mod chunk;
-mod rmsprop;
 pub mod reference;
+mod rmsprop;
 mod sgd;
 pub mod simd;
 
-pub use adagrad::{adagrad_elem, adagrad_step, AdagradConsts};
-pub use adam::{adam_elem, adam_step, adam_step_bf16, AdamConsts};
+pub use adagrad::{AdagradConsts, adagrad_elem, adagrad_step};
+pub use adam::{AdamConsts, adam_elem, adam_step, adam_step_bf16};
 pub use bf16::Bf16Vec;
-pub use blas1::{axpy, block_mean_squares, dot, grad_stats, norm2, scale, sign, sum_squares, GradStats};
-pub use rmsprop::{rmsprop_elem, rmsprop_step, RmsPropConsts, RmsPropState};
-pub use sgd::{sgd_elem, sgd_momentum_elem, sgd_step, SgdConsts};
+pub use blas1::{
+    GradStats, axpy, block_mean_squares, dot, grad_stats, norm2, scale, sign, sum_squares,
+};
+pub use rmsprop::{RmsPropConsts, RmsPropState, rmsprop_elem, rmsprop_step};
+pub use sgd::{SgdConsts, sgd_elem, sgd_momentum_elem, sgd_step};
 pub use simd::SimdFloat;
 
 /// Name of the instruction set the kernels dispatch to on this machine (for reports).

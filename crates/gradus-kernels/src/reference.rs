@@ -3,12 +3,12 @@
 //! (bit for bit for elementwise updates, within the rounding bound for reductions). They are
 //! public so downstream crates can test their own uses of the kernels the same way.
 
-use crate::adagrad::{adagrad_elem, AdagradConsts};
-use crate::adam::{adam_elem, AdamConsts};
+use crate::adagrad::{AdagradConsts, adagrad_elem};
+use crate::adam::{AdamConsts, adam_elem};
 use crate::bf16::Bf16Vec;
-use crate::rmsprop::{rmsprop_elem, RmsPropConsts};
-use crate::sgd::{sgd_elem, sgd_momentum_elem, SgdConsts};
-use crate::simd::{sign_scalar, SimdFloat};
+use crate::rmsprop::{RmsPropConsts, rmsprop_elem};
+use crate::sgd::{SgdConsts, sgd_elem, sgd_momentum_elem};
+use crate::simd::{SimdFloat, sign_scalar};
 
 /// Reference Adam step (full-precision moments). Lengths must agree.
 pub fn adam_step<T: SimdFloat>(

@@ -79,7 +79,9 @@ struct Kernel<'a, T, const CENTERED: bool, const MOM: bool> {
     b: &'a mut [T],
 }
 
-impl<T: SimdFloat, const CENTERED: bool, const MOM: bool> WithSimd for Kernel<'_, T, CENTERED, MOM> {
+impl<T: SimdFloat, const CENTERED: bool, const MOM: bool> WithSimd
+    for Kernel<'_, T, CENTERED, MOM>
+{
     type Output = ();
 
     #[inline(always)]

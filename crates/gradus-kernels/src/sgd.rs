@@ -74,7 +74,9 @@ struct Kernel<'a, T, const MOM: bool, const NESTEROV: bool> {
     b: &'a mut [T],
 }
 
-impl<T: SimdFloat, const MOM: bool, const NESTEROV: bool> WithSimd for Kernel<'_, T, MOM, NESTEROV> {
+impl<T: SimdFloat, const MOM: bool, const NESTEROV: bool> WithSimd
+    for Kernel<'_, T, MOM, NESTEROV>
+{
     type Output = ();
 
     #[inline(always)]

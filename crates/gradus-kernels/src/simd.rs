@@ -107,14 +107,42 @@ macro_rules! impl_simd_float {
 }
 
 impl_simd_float!(
-    f32, f32s, F32_LANES, as_simd_f32s, as_mut_simd_f32s, splat_f32s, add_f32s, sub_f32s,
-    mul_f32s, div_f32s, mul_add_f32s, sqrt_f32s, max_f32s, select_f32s, less_than_f32s,
-    greater_than_f32s, reduce_sum_f32s
+    f32,
+    f32s,
+    F32_LANES,
+    as_simd_f32s,
+    as_mut_simd_f32s,
+    splat_f32s,
+    add_f32s,
+    sub_f32s,
+    mul_f32s,
+    div_f32s,
+    mul_add_f32s,
+    sqrt_f32s,
+    max_f32s,
+    select_f32s,
+    less_than_f32s,
+    greater_than_f32s,
+    reduce_sum_f32s
 );
 impl_simd_float!(
-    f64, f64s, F64_LANES, as_simd_f64s, as_mut_simd_f64s, splat_f64s, add_f64s, sub_f64s,
-    mul_f64s, div_f64s, mul_add_f64s, sqrt_f64s, max_f64s, select_f64s, less_than_f64s,
-    greater_than_f64s, reduce_sum_f64s
+    f64,
+    f64s,
+    F64_LANES,
+    as_simd_f64s,
+    as_mut_simd_f64s,
+    splat_f64s,
+    add_f64s,
+    sub_f64s,
+    mul_f64s,
+    div_f64s,
+    mul_add_f64s,
+    sqrt_f64s,
+    max_f64s,
+    select_f64s,
+    less_than_f64s,
+    greater_than_f64s,
+    reduce_sum_f64s
 );
 
 /// Scalar sign with the same convention as [`SimdFloat::vsign`].

@@ -7,8 +7,11 @@
 //! reference; they must lie within `(n + 2) * eps * sum |x_i y_i|`, the classical worst-case
 //! bound for floating-point summation in any order.
 
-use gradus_kernels::{self as k, reference as r, AdagradConsts, AdamConsts, Bf16Vec, RmsPropConsts, RmsPropState, SgdConsts, SimdFloat};
 use gradus_core::Par;
+use gradus_kernels::{
+    self as k, AdagradConsts, AdamConsts, Bf16Vec, RmsPropConsts, RmsPropState, SgdConsts,
+    SimdFloat, reference as r,
+};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
@@ -33,7 +36,8 @@ fn adam_consts<T: SimdFloat>(rng: &mut TestRng) -> AdamConsts<T> {
     );
     c.amsgrad = rng.random_bool(0.5);
     c.eps_inside = rng.random_bool(0.5);
-    c.decay = T::from_f64(if rng.random_bool(0.5) { 1.0 - rng.random_range(0.0..0.01) } else { 1.0 });
+    c.decay =
+        T::from_f64(if rng.random_bool(0.5) { 1.0 - rng.random_range(0.0..0.01) } else { 1.0 });
     c.l2 = T::from_f64(if rng.random_bool(0.5) { rng.random_range(0.0..0.1) } else { 0.0 });
     c.g_scale = T::from_f64(if rng.random_bool(0.5) { rng.random_range(0.1..1.0) } else { 1.0 });
     c
@@ -127,7 +131,14 @@ fn check_rmsprop<T: SimdFloat>(seed: u64, n: usize, par: Par) {
         buf: mom.then_some(&mut b1[..]),
     };
     k::rmsprop_step(par, &c, &mut p1, &g, st).unwrap();
-    r::rmsprop_step(&c, &mut p2, &g, &mut v2, centered.then_some(&mut a2[..]), mom.then_some(&mut b2[..]));
+    r::rmsprop_step(
+        &c,
+        &mut p2,
+        &g,
+        &mut v2,
+        centered.then_some(&mut a2[..]),
+        mom.then_some(&mut b2[..]),
+    );
     assert_eq!(bits(&p1), bits(&p2));
     assert_eq!(bits(&v1), bits(&v2));
     assert_eq!(bits(&a1), bits(&a2));
@@ -189,7 +200,11 @@ fn check_blas1<T: SimdFloat>(seed: u64, n: usize, par: Par) {
     if n > 0 {
         let mut bad = x.clone();
         let i = rng.random_range(0..n);
-        bad[i] = if rng.random_bool(0.5) { T::from_f64(f64::NAN) } else { T::from_f64(f64::NEG_INFINITY) };
+        bad[i] = if rng.random_bool(0.5) {
+            T::from_f64(f64::NAN)
+        } else {
+            T::from_f64(f64::NEG_INFINITY)
+        };
         assert!(!k::grad_stats(par, &bad).all_finite, "non-finite at {i} of {n} missed");
         let cuts = rng.random_range(1..=n.min(7));
         let mut bounds: Vec<usize> = (1..cuts).map(|_| rng.random_range(1..n)).collect();
@@ -247,7 +262,8 @@ fn reductions_do_not_depend_on_thread_count() {
     let seq = (k::dot(Par::Seq, &x, &y).unwrap(), k::sum_squares(Par::Seq, &x));
     for threads in [1, 2, 3, 4] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let par = pool.install(|| (k::dot(Par::Rayon, &x, &y).unwrap(), k::sum_squares(Par::Rayon, &x)));
+        let par =
+            pool.install(|| (k::dot(Par::Rayon, &x, &y).unwrap(), k::sum_squares(Par::Rayon, &x)));
         assert_eq!(seq.0.to_bits(), par.0.to_bits(), "dot with {threads} threads");
         assert_eq!(seq.1.to_bits(), par.1.to_bits(), "sum of squares with {threads} threads");
     }
