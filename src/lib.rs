@@ -1,1 +1,25 @@
+//! # gradus
+//!
+//! A gradient-descent engine: SIMD optimizer kernels, adaptive preconditioners in one unified
+//! form, an allocation-free training loop, and the methods of ten optimisation papers.
+//!
+//! This facade re-exports the workspace crates under short names:
+//!
+//! | module | crate | contents |
+//! |---|---|---|
+//! | [`core`] | `gradus-core` | `Scalar`, `Layout`, `Error`, `Objective`, seeding, `Par` |
+//! | [`kernels`] | `gradus-kernels` | pulp SIMD elementwise kernels and their scalar references |
+//! | [`optim`] | `gradus-optim` | `Agm` (SGD ... Adam ... Adalayer), schedules, `Trainer`, checkpoints |
+//! | [`models`] | `gradus-models` | objectives with exact gradients and Hessian-vector products |
+//! | [`report`] | `gradus-report` | Markdown/CSV tables and SVG plots |
+//!
+//! All crates share one error type, [`Error`].
 
+pub use gradus_core as core;
+pub use gradus_kernels as kernels;
+pub use gradus_models as models;
+pub use gradus_optim as optim;
+pub use gradus_report as report;
+
+pub use gradus_core::{Error, Layout, Objective, Par, Result, Scalar};
+pub use gradus_optim::{Agm, AgmConfig, Optimizer, Schedule, Trainer};

@@ -1,0 +1,47 @@
+//! Training objectives with exact gradients and exact Hessian-vector products.
+//!
+//! Every model implements [`gradus_core::Objective`] (the possibly stochastic loss the
+//! optimizer sees) and [`Differentiable`] (the deterministic full-data loss, its gradient and
+//! Hessian-vector products, which sharpness measures and tests need). Buffers are caller-owned
+//! and scratch space is allocated at construction: evaluating a model never allocates.
+
+pub mod data;
+mod dense;
+mod logistic;
+mod quadratic;
+mod softmax;
+
+pub use dense::Dense;
+pub use logistic::LogisticRegression;
+pub use quadratic::Quadratic;
+pub use softmax::SoftmaxRegression;
+
+use gradus_core::{Result, Scalar};
+
+/// A model whose full-data loss can be differentiated twice.
+pub trait Differentiable<T: Scalar> {
+    /// Number of parameters.
+    fn num_params(&self) -> usize;
+
+    /// The deterministic full-data loss at `params`, with its gradient written to `grad`.
+    fn full_loss_grad(&mut self, params: &[T], grad: &mut [T]) -> Result<T>;
+
+    /// `out = H(params) v`, the exact Hessian of the full-data loss applied to `v`.
+    fn hvp(&mut self, params: &[T], v: &[T], out: &mut [T]) -> Result<()>;
+}
+
+/// Central finite-difference gradient of `f` (for tests of analytic gradients).
+pub fn fd_gradient(f: &mut dyn FnMut(&[f64]) -> f64, x: &[f64], h: f64) -> Vec<f64> {
+    let mut x = x.to_vec();
+    (0..x.len())
+        .map(|i| {
+            let x0 = x[i];
+            x[i] = x0 + h;
+            let fp = f(&x);
+            x[i] = x0 - h;
+            let fm = f(&x);
+            x[i] = x0;
+            (fp - fm) / (2.0 * h)
+        })
+        .collect()
+}

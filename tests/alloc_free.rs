@@ -1,0 +1,104 @@
+//! After the first step, `Trainer::run` performs zero heap allocations per step, for every
+//! optimizer configuration. A counting global allocator proves it; it counts only on the
+//! thread that enables it, so other tests cannot disturb the count.
+
+use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gradus::core::{rng, Layout, Par};
+use gradus::models::{data::classification, SoftmaxRegression};
+use gradus::optim::{Agm, AgmConfig, Control, LossLog, Momentum, Partition, StatePrecision, Trainer};
+use gradus::{Optimizer, Schedule};
+
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
+        if COUNTING.with(|c| c.get()) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
+        if COUNTING.with(|c| c.get()) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    let r = f();
+    COUNTING.with(|c| c.set(false));
+    (r, ALLOCATIONS.load(Ordering::Relaxed) - before)
+}
+
+fn configs() -> Vec<(&'static str, AgmConfig)> {
+    let seq = |mut c: AgmConfig| {
+        c.par = Par::Seq;
+        c.max_grad_norm = Some(10.0);
+        c
+    };
+    vec![
+        ("sgd", seq(AgmConfig::sgd(0.1))),
+        ("nesterov", seq(AgmConfig { momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: true }, ..AgmConfig::sgd(0.1) })),
+        ("adam", seq(AgmConfig::adam(0.01))),
+        ("amsgrad", seq(AgmConfig { amsgrad: true, ..AgmConfig::adam(0.01) })),
+        ("adam-bf16", seq(AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(0.01) })),
+        ("rmsprop-centered", seq(AgmConfig { centered: true, ..AgmConfig::rmsprop(0.01) })),
+        ("adagrad", seq(AgmConfig::adagrad(0.1))),
+        ("adam-mini", seq(AgmConfig::adam(0.01).with_partition(Partition::LayoutBlocks))),
+        ("adalayer", seq(AgmConfig::adam(0.01).with_partition(Partition::LayoutBlocksWithRows { row_blocks: vec!["W".into()] }))),
+        ("adam-e (reference path)", seq(AgmConfig { exponent: 0.3, ..AgmConfig::adam(0.01) })),
+    ]
+}
+
+#[test]
+fn trainer_steps_allocate_nothing() {
+    let mut r = rng::seeded(1);
+    let (x, labels) = classification::<f32>(200, 20, 5, 1.0, 10.0, &mut r);
+    for (name, cfg) in configs() {
+        let model = SoftmaxRegression::new(x.clone(), labels.clone(), 5, 1e-3, 16).unwrap();
+        let layout = model.layout();
+        let opt = Agm::<f32>::new(name, cfg, layout.clone()).unwrap();
+        let fired = std::sync::Arc::new(AtomicUsize::new(0));
+        let fired_in = fired.clone();
+        let mut trainer = Trainer::new(model, opt, vec![0.0f32; layout.len()], 7)
+            .unwrap()
+            .with_schedule(Schedule::Cosine { warmup: 10, total: 500, final_factor: 0.1 })
+            .unwrap()
+            .observe(LossLog::new(10, 100))
+            .observe(move |rec: &gradus::optim::StepRecord<'_, f32>| {
+                fired_in.fetch_add(rec.step as usize, Ordering::Relaxed);
+                Ok(Control::Continue)
+            });
+        trainer.run(1).unwrap();
+        let (summary, allocs) = count(|| trainer.run(300).unwrap());
+        assert_eq!(summary.steps, 300);
+        assert_eq!(allocs, 0, "{name}: {allocs} heap allocations in 300 steps");
+        // The observer saw every step 1..=301.
+        assert_eq!(fired.load(Ordering::Relaxed), 301 * 302 / 2);
+    }
+
+    // A large buffer on the fused kernels with sequential execution.
+    let n = 1 << 20;
+    let mut opt = Agm::<f32>::new("adam", AgmConfig { par: Par::Seq, ..AgmConfig::adam(1e-3) }, Layout::flat(n).unwrap()).unwrap();
+    let (mut p, g) = (vec![1.0f32; n], vec![0.5f32; n]);
+    opt.step(&mut p, &g).unwrap();
+    let (_, allocs) = count(|| opt.step(&mut p, &g).unwrap());
+    assert_eq!(allocs, 0, "sequential fused Adam on 2^20 parameters allocated");
+}
