@@ -23,3 +23,6 @@ pub use gradus_report as report;
 
 pub use gradus_core::{Error, Layout, Objective, Par, Result, Scalar};
 pub use gradus_optim::{Agm, AgmConfig, Optimizer, Schedule, Trainer};
+
+#[doc(hidden)]
+pub mod fuzz_harness;
