@@ -1,5 +1,5 @@
-use gradus::core::{rng, Layout};
-use gradus::models::{data::classification, SoftmaxRegression};
+use gradus::core::{Layout, rng};
+use gradus::models::{SoftmaxRegression, data::classification};
 use gradus::optim::{Agm, AgmConfig, LossLog, Schedule, Trainer};
 
 fn main() -> gradus::Result<()> {
@@ -7,7 +7,7 @@ fn main() -> gradus::Result<()> {
     let (x, labels) = classification::<f32>(1000, 20, 4, 1.0, 10.0, &mut r);
     let model = SoftmaxRegression::new(x, labels, 4, 1e-4, 32)?; // minibatches of 32
     let layout: Layout = model.layout(); // blocks "W" (4 x 20) and "b" (4)
-    let mut cfg = AgmConfig::adam(1e-2);  // or sgd / rmsprop / adagrad / with_partition(...)
+    let mut cfg = AgmConfig::adam(1e-2); // or sgd / rmsprop / adagrad / with_partition(...)
     cfg.max_grad_norm = Some(1.0);
     let opt = Agm::<f32>::new("adam", cfg, layout.clone())?;
     let mut trainer = Trainer::new(model, opt, vec![0.0; layout.len()], 7)?

@@ -29,10 +29,8 @@ pub fn optimizer_step(data: &[u8]) {
     }
     let kind = data[0] % 6;
     let n = 1 + (data[1] as usize % 64);
-    let grads: Vec<f32> = data[2..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let grads: Vec<f32> =
+        data[2..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     // Two blocks when possible, so block-wise statistics have something to partition.
     let layout = if n >= 2 {
         Layout::new().vector("a", n / 2).and_then(|l| l.vector("b", n - n / 2))

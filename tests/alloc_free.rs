@@ -6,9 +6,11 @@ use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gradus::core::{rng, Layout, Par};
-use gradus::models::{data::classification, SoftmaxRegression};
-use gradus::optim::{Agm, AgmConfig, Control, LossLog, Momentum, Partition, StatePrecision, Trainer};
+use gradus::core::{Layout, Par, rng};
+use gradus::models::{SoftmaxRegression, data::classification};
+use gradus::optim::{
+    Agm, AgmConfig, Control, LossLog, Momentum, Partition, StatePrecision, Trainer,
+};
 use gradus::{Optimizer, Schedule};
 
 struct Counting;
@@ -55,14 +57,24 @@ fn configs() -> Vec<(&'static str, AgmConfig)> {
     };
     vec![
         ("sgd", seq(AgmConfig::sgd(0.1))),
-        ("nesterov", seq(AgmConfig { momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: true }, ..AgmConfig::sgd(0.1) })),
+        (
+            "nesterov",
+            seq(AgmConfig {
+                momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: true },
+                ..AgmConfig::sgd(0.1)
+            }),
+        ),
         ("adam", seq(AgmConfig::adam(0.01))),
         ("amsgrad", seq(AgmConfig { amsgrad: true, ..AgmConfig::adam(0.01) })),
         ("adam-bf16", seq(AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(0.01) })),
         ("rmsprop-centered", seq(AgmConfig { centered: true, ..AgmConfig::rmsprop(0.01) })),
         ("adagrad", seq(AgmConfig::adagrad(0.1))),
         ("adam-mini", seq(AgmConfig::adam(0.01).with_partition(Partition::LayoutBlocks))),
-        ("adalayer", seq(AgmConfig::adam(0.01).with_partition(Partition::LayoutBlocksWithRows { row_blocks: vec!["W".into()] }))),
+        (
+            "adalayer",
+            seq(AgmConfig::adam(0.01)
+                .with_partition(Partition::LayoutBlocksWithRows { row_blocks: vec!["W".into()] })),
+        ),
         ("adam-e (reference path)", seq(AgmConfig { exponent: 0.3, ..AgmConfig::adam(0.01) })),
     ]
 }
@@ -96,7 +108,12 @@ fn trainer_steps_allocate_nothing() {
 
     // A large buffer on the fused kernels with sequential execution.
     let n = 1 << 20;
-    let mut opt = Agm::<f32>::new("adam", AgmConfig { par: Par::Seq, ..AgmConfig::adam(1e-3) }, Layout::flat(n).unwrap()).unwrap();
+    let mut opt = Agm::<f32>::new(
+        "adam",
+        AgmConfig { par: Par::Seq, ..AgmConfig::adam(1e-3) },
+        Layout::flat(n).unwrap(),
+    )
+    .unwrap();
     let (mut p, g) = (vec![1.0f32; n], vec![0.5f32; n]);
     opt.step(&mut p, &g).unwrap();
     let (_, allocs) = count(|| opt.step(&mut p, &g).unwrap());

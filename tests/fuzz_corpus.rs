@@ -6,7 +6,7 @@ use std::path::Path;
 
 use gradus::core::Layout;
 use gradus::fuzz_harness::{checkpoint_decode, optimizer_step};
-use gradus::optim::checkpoint::{encode, Checkpoint};
+use gradus::optim::checkpoint::{Checkpoint, encode};
 use gradus::optim::{Agm, Optimizer};
 
 fn replay(target: &str, f: fn(&[u8])) -> usize {
@@ -30,10 +30,13 @@ fn committed_corpus_replays_without_panics() {
 
 #[test]
 fn valid_checkpoint_and_its_mutations() {
-    let mut opt = Agm::<f32>::adam(Layout::new().matrix("w", 2, 3).unwrap().vector("b", 2).unwrap(), 0.1).unwrap();
+    let mut opt =
+        Agm::<f32>::adam(Layout::new().matrix("w", 2, 3).unwrap().vector("b", 2).unwrap(), 0.1)
+            .unwrap();
     let mut x = vec![0.1f32; 8];
     opt.step(&mut x, &[0.3; 8]).unwrap();
-    let bytes = encode(&Checkpoint { optimizer: opt.state(), params: None, meta: serde_json::Value::Null });
+    let bytes =
+        encode(&Checkpoint { optimizer: opt.state(), params: None, meta: serde_json::Value::Null });
     checkpoint_decode(&bytes);
     for i in 0..bytes.len() {
         let mut b = bytes.clone();

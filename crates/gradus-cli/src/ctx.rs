@@ -20,9 +20,11 @@ impl Ctx {
     pub fn progress(&self, len: u64, what: &str) -> ProgressBar {
         let bar = ProgressBar::new(len);
         bar.set_style(
-            ProgressStyle::with_template("   {msg:<28} [{bar:30}] {pos}/{len} ({elapsed} / eta {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "   {msg:<28} [{bar:30}] {pos}/{len} ({elapsed} / eta {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar.set_message(what.to_string());
         bar

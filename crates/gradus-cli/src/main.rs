@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "gradus", version, about = "Reproduce the gradus experiments: tables, CSV and SVG plots")]
+#[command(
+    name = "gradus",
+    version,
+    about = "Reproduce the gradus experiments: tables, CSV and SVG plots"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,8 +76,16 @@ fn main() -> ExitCode {
                     report.write(&out).map_err(|err| format!("writing report: {err}"))
                 }) {
                     Ok(dir) => {
-                        eprintln!("   wrote {} in {:.1} s", dir.display(), started.elapsed().as_secs_f64());
-                        format!("ok ({:.1} s{})", started.elapsed().as_secs_f64(), if quick { ", quick" } else { "" })
+                        eprintln!(
+                            "   wrote {} in {:.1} s",
+                            dir.display(),
+                            started.elapsed().as_secs_f64()
+                        );
+                        format!(
+                            "ok ({:.1} s{})",
+                            started.elapsed().as_secs_f64(),
+                            if quick { ", quick" } else { "" }
+                        )
                     }
                     Err(err) => {
                         eprintln!("   FAILED: {err}");
@@ -83,7 +95,9 @@ fn main() -> ExitCode {
                 };
                 index.push((e.name.to_string(), e.title.to_string(), status));
             }
-            if let Err(err) = std::fs::create_dir_all(&out).and_then(|_| gradus_report::write_index(&out, &index)) {
+            if let Err(err) =
+                std::fs::create_dir_all(&out).and_then(|_| gradus_report::write_index(&out, &index))
+            {
                 eprintln!("error: writing index: {err}");
                 return ExitCode::FAILURE;
             }

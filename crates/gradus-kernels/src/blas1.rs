@@ -173,7 +173,10 @@ impl<T: SimdFloat> WithSimd for StatsChunk<'_, T> {
         let mut bad = T::vsum(s, bad);
         for &x in xt {
             total = x.mul_add(x, total);
-            bad += x - x;
+            // Same trick as above: 0 for finite x, NaN otherwise.
+            #[allow(clippy::eq_op)]
+            let poison = x - x;
+            bad += poison;
         }
         (total, bad)
     }

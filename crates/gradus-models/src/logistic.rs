@@ -43,7 +43,10 @@ impl<T: Scalar> LogisticRegression<T> {
         gradus_core::validate::non_negative("l2", l2)?;
         gradus_core::validate::all_finite("design", x.as_slice())?;
         if let Some(i) = y.iter().position(|&v| v != T::ONE && v != -T::ONE) {
-            return Err(Error::InvalidShape { what: "labels", detail: format!("label {i} is not +-1") });
+            return Err(Error::InvalidShape {
+                what: "labels",
+                detail: format!("label {i} is not +-1"),
+            });
         }
         if batch == 0 || batch > x.rows() {
             return Err(Error::hyper("batch", batch as f64, "must lie in 1..=n"));

@@ -1,7 +1,7 @@
 //! The quadratic `f(x) = 1/2 (x - c)^T A (x - c)` with symmetric positive semi-definite `A`.
 
 use gradus_core::validate::{all_finite, same_len};
-use gradus_core::{rng, Error, Objective, Result, Rng, Scalar};
+use gradus_core::{Error, Objective, Result, Rng, Scalar, rng};
 
 use crate::data::{normal, random_orthogonal};
 use crate::{Dense, Differentiable};
@@ -51,7 +51,8 @@ impl<T: Scalar> Quadratic<T> {
         }
         let mut r = rng::seeded(seed);
         let q = random_orthogonal(d, &mut r);
-        let lam: Vec<f64> = (0..d).map(|i| kappa.powf(-(i as f64) / (d.max(2) - 1) as f64)).collect();
+        let lam: Vec<f64> =
+            (0..d).map(|i| kappa.powf(-(i as f64) / (d.max(2) - 1) as f64)).collect();
         let mut a = vec![T::ZERO; d * d];
         for i in 0..d {
             for j in 0..d {
@@ -85,8 +86,8 @@ impl<T: Scalar> Quadratic<T> {
         let d = self.c.len();
         same_len("parameters", d, x.len())?;
         same_len("gradient", d, grad.len())?;
-        for i in 0..d {
-            self.diff[i] = x[i] - self.c[i];
+        for ((o, &xi), &ci) in self.diff.iter_mut().zip(x).zip(&self.c) {
+            *o = xi - ci;
         }
         self.a.matvec(&self.diff, grad);
         let f = crate::dense::dot(&self.diff, grad) * T::from_f64(0.5);

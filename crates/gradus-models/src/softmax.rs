@@ -33,7 +33,10 @@ impl<T: Scalar> SoftmaxRegression<T> {
             return Err(Error::hyper("classes", k as f64, "need at least 2 classes"));
         }
         if let Some(i) = labels.iter().position(|&y| y >= k) {
-            return Err(Error::InvalidShape { what: "labels", detail: format!("label {i} is not below {k}") });
+            return Err(Error::InvalidShape {
+                what: "labels",
+                detail: format!("label {i} is not below {k}"),
+            });
         }
         if batch == 0 || batch > x.rows() {
             return Err(Error::hyper("batch", batch as f64, "must lie in 1..=n"));
@@ -121,7 +124,9 @@ impl<T: Scalar> SoftmaxRegression<T> {
         for i in 0..n {
             self.probs(params, i);
             let best = (0..self.k)
-                .max_by(|&a, &b| self.logits[a].partial_cmp(&self.logits[b]).unwrap_or(std::cmp::Ordering::Equal))
+                .max_by(|&a, &b| {
+                    self.logits[a].partial_cmp(&self.logits[b]).unwrap_or(std::cmp::Ordering::Equal)
+                })
                 .unwrap_or(0);
             wrong += usize::from(best != self.labels[i]);
         }

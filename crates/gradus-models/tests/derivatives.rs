@@ -1,8 +1,10 @@
 //! Analytic gradients and Hessian-vector products against central finite differences.
 
-use gradus_core::{rng, Objective};
+use gradus_core::{Objective, rng};
 use gradus_models::data::{classification, gaussian_matrix, normal};
-use gradus_models::{fd_gradient, Differentiable, LogisticRegression, Quadratic, SoftmaxRegression};
+use gradus_models::{
+    Differentiable, LogisticRegression, Quadratic, SoftmaxRegression, fd_gradient,
+};
 
 fn check_model<M: Differentiable<f64> + Objective<f64>>(model: &mut M, seed: u64, tol: f64) {
     let n = model.num_params();
@@ -11,9 +13,21 @@ fn check_model<M: Differentiable<f64> + Objective<f64>>(model: &mut M, seed: u64
     let v: Vec<f64> = (0..n).map(|_| normal(&mut r)).collect();
     let mut g = vec![0.0; n];
     model.full_loss_grad(&x, &mut g).unwrap();
-    let fd = fd_gradient(&mut |p| { let mut gg = vec![0.0; n]; model.full_loss_grad(p, &mut gg).unwrap() }, &x, 1e-5);
+    let fd = fd_gradient(
+        &mut |p| {
+            let mut gg = vec![0.0; n];
+            model.full_loss_grad(p, &mut gg).unwrap()
+        },
+        &x,
+        1e-5,
+    );
     for i in 0..n {
-        assert!((g[i] - fd[i]).abs() <= tol * (1.0 + fd[i].abs()), "grad {i}: {} vs {}", g[i], fd[i]);
+        assert!(
+            (g[i] - fd[i]).abs() <= tol * (1.0 + fd[i].abs()),
+            "grad {i}: {} vs {}",
+            g[i],
+            fd[i]
+        );
     }
     // Hv against the finite difference of gradients along v.
     let mut hv = vec![0.0; n];
@@ -71,7 +85,7 @@ fn full_batch_objective_equals_full_loss_and_minibatches_are_unbiased() {
     assert_eq!(f1, f2);
     assert_eq!(g1, g2);
     // The average of many minibatch gradients approaches the full gradient.
-    let mut acc = vec![0.0; 12];
+    let mut acc = [0.0; 12];
     let reps = 20000;
     for _ in 0..reps {
         mini.loss_grad(&p, &mut g1, &mut r).unwrap();

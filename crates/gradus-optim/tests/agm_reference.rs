@@ -43,6 +43,7 @@ fn close(a: &[f64], b: &[f64], tol: f64) {
 }
 
 /// PyTorch's Adam/AdamW/AMSGrad, textbook form.
+#[allow(clippy::too_many_arguments)]
 fn textbook_adam(
     a: &[f64],
     c: &[f64],

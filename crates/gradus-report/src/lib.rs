@@ -9,5 +9,5 @@ mod report;
 mod table;
 
 pub use plot::{Axis, Plot, Scale, Series};
-pub use report::{write_index, Report};
-pub use table::{fmt_num, Table};
+pub use report::{Report, write_index};
+pub use table::{Table, fmt_num};

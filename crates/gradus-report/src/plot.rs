@@ -133,7 +133,9 @@ impl Mapping {
                 }
                 out
             }
-            Scale::Linear => nice_ticks(self.lo, self.hi).into_iter().map(|v| (v, crate::fmt_num(v))).collect(),
+            Scale::Linear => {
+                nice_ticks(self.lo, self.hi).into_iter().map(|v| (v, crate::fmt_num(v))).collect()
+            }
         }
     }
 }
@@ -141,13 +143,19 @@ impl Mapping {
 fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let raw = (hi - lo) / 6.0;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
     let start = (lo / step).ceil() as i64;
     let end = (hi / step).floor() as i64;
-    (start..=end).map(|k| {
-        let v = k as f64 * step;
-        if v.abs() < step * 1e-9 { 0.0 } else { v }
-    }).collect()
+    (start..=end)
+        .map(|k| {
+            let v = k as f64 * step;
+            if v.abs() < step * 1e-9 { 0.0 } else { v }
+        })
+        .collect()
 }
 
 impl Plot {
@@ -176,7 +184,10 @@ impl Plot {
 
     /// Renders the SVG document.
     pub fn to_svg(&self) -> String {
-        let xs = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.0).chain(s.band.iter().map(|b| b.0)));
+        let xs = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0).chain(s.band.iter().map(|b| b.0)));
         let ys = self.series.iter().flat_map(|s| {
             s.points.iter().map(|p| p.1).chain(s.band.iter().flat_map(|b| [b.1, b.2]))
         });
@@ -191,31 +202,68 @@ impl Plot {
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
         );
         let _ = write!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
-        let _ = write!(s, r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#, LEFT + pw / 2.0, esc(&self.title));
-        let _ = write!(s, r#"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="black"/>"#);
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#,
+            LEFT + pw / 2.0,
+            esc(&self.title)
+        );
+        let _ = write!(
+            s,
+            r#"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="black"/>"#
+        );
         for (v, label) in mx.ticks() {
             if let Some(x) = px(v) {
-                let _ = write!(s, r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="#e5e5e5"/>"##, TOP + ph);
-                let _ = write!(s, r#"<text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"#, TOP + ph + 16.0, esc(&label));
+                let _ = write!(
+                    s,
+                    r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="#e5e5e5"/>"##,
+                    TOP + ph
+                );
+                let _ = write!(
+                    s,
+                    r#"<text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"#,
+                    TOP + ph + 16.0,
+                    esc(&label)
+                );
             }
         }
         for (v, label) in my.ticks() {
             if let Some(y) = py(v) {
-                let _ = write!(s, r##"<line x1="{LEFT}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#e5e5e5"/>"##, LEFT + pw);
-                let _ = write!(s, r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#, LEFT - 6.0, y + 4.0, esc(&label));
+                let _ = write!(
+                    s,
+                    r##"<line x1="{LEFT}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#e5e5e5"/>"##,
+                    LEFT + pw
+                );
+                let _ = write!(
+                    s,
+                    r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+                    LEFT - 6.0,
+                    y + 4.0,
+                    esc(&label)
+                );
             }
         }
-        let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, LEFT + pw / 2.0, H - 14.0, esc(&self.x.label));
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            LEFT + pw / 2.0,
+            H - 14.0,
+            esc(&self.x.label)
+        );
         let _ = write!(
             s,
             r#"<text x="18" y="{0}" text-anchor="middle" transform="rotate(-90 18 {0})">{1}</text>"#,
             TOP + ph / 2.0,
             esc(&self.y.label)
         );
-        let _ = write!(s, r#"<clipPath id="plot"><rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}"/></clipPath><g clip-path="url(#plot)">"#);
+        let _ = write!(
+            s,
+            r#"<clipPath id="plot"><rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}"/></clipPath><g clip-path="url(#plot)">"#
+        );
         for (k, series) in self.series.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
-            let dash = if series.dashed || k >= PALETTE.len() { r#" stroke-dasharray="6 4""# } else { "" };
+            let dash =
+                if series.dashed || k >= PALETTE.len() { r#" stroke-dasharray="6 4""# } else { "" };
             let band: Vec<(f64, f64, f64)> = series
                 .band
                 .iter()
@@ -229,13 +277,21 @@ impl Plot {
                 for (x, lo, _) in band.iter().rev() {
                     let _ = write!(d, "L{x:.1},{lo:.1} ");
                 }
-                let _ = write!(s, r#"<path d="{d}Z" fill="{color}" fill-opacity="0.15" stroke="none"/>"#);
+                let _ = write!(
+                    s,
+                    r#"<path d="{d}Z" fill="{color}" fill-opacity="0.15" stroke="none"/>"#
+                );
             }
             let mut run: Vec<(f64, f64)> = Vec::new();
             let flush = |run: &mut Vec<(f64, f64)>, s: &mut String| {
                 if run.len() > 1 {
-                    let pts: Vec<String> = run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-                    let _ = write!(s, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="1.8"{dash}/>"#, pts.join(" "));
+                    let pts: Vec<String> =
+                        run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+                    let _ = write!(
+                        s,
+                        r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="1.8"{dash}/>"#,
+                        pts.join(" ")
+                    );
                 }
                 run.clear();
             };
@@ -244,7 +300,10 @@ impl Plot {
                     (Some(x), Some(y)) => {
                         run.push((x, y));
                         if series.markers {
-                            let _ = write!(s, r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{color}"/>"#);
+                            let _ = write!(
+                                s,
+                                r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{color}"/>"#
+                            );
                         }
                     }
                     _ => flush(&mut run, &mut s),
@@ -257,9 +316,15 @@ impl Plot {
             let color = PALETTE[k % PALETTE.len()];
             let y = TOP + 10.0 + 18.0 * k as f64;
             let x = LEFT + pw + 12.0;
-            let dash = if series.dashed || k >= PALETTE.len() { r#" stroke-dasharray="6 4""# } else { "" };
-            let _ = write!(s, r#"<line x1="{x}" y1="{y}" x2="{}" y2="{y}" stroke="{color}" stroke-width="2.5"{dash}/>"#, x + 22.0);
-            let _ = write!(s, r#"<text x="{}" y="{}">{}</text>"#, x + 28.0, y + 4.0, esc(&series.name));
+            let dash =
+                if series.dashed || k >= PALETTE.len() { r#" stroke-dasharray="6 4""# } else { "" };
+            let _ = write!(
+                s,
+                r#"<line x1="{x}" y1="{y}" x2="{}" y2="{y}" stroke="{color}" stroke-width="2.5"{dash}/>"#,
+                x + 22.0
+            );
+            let _ =
+                write!(s, r#"<text x="{}" y="{}">{}</text>"#, x + 28.0, y + 4.0, esc(&series.name));
         }
         s.push_str("</svg>\n");
         s
@@ -275,7 +340,10 @@ mod tests {
         let p = Plot::new("a < b", "step", "loss")
             .scales(Scale::Linear, Scale::Log)
             .with(Series::line("adam", vec![(0.0, 1.0), (1.0, 0.1), (2.0, f64::NAN), (3.0, 0.001)]))
-            .with(Series { band: vec![(0.0, 0.5, 2.0), (3.0, 1e-4, 1e-2)], ..Series::line("sgd", vec![(0.0, 1.0), (3.0, 1e-3)]) });
+            .with(Series {
+                band: vec![(0.0, 0.5, 2.0), (3.0, 1e-4, 1e-2)],
+                ..Series::line("sgd", vec![(0.0, 1.0), (3.0, 1e-3)])
+            });
         let svg = p.to_svg();
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
         assert!(svg.contains("a &lt; b"));
@@ -287,7 +355,9 @@ mod tests {
 
     #[test]
     fn degenerate_ranges_do_not_break() {
-        let svg = Plot::new("flat", "x", "y").with(Series::line("c", vec![(1.0, 5.0), (1.0, 5.0)])).to_svg();
+        let svg = Plot::new("flat", "x", "y")
+            .with(Series::line("c", vec![(1.0, 5.0), (1.0, 5.0)]))
+            .to_svg();
         assert!(!svg.contains("NaN"));
         let empty = Plot::new("none", "x", "y").scales(Scale::Log, Scale::Log).to_svg();
         assert!(!empty.contains("NaN"));

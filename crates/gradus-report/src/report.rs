@@ -77,7 +77,9 @@ impl Report {
 
 /// Writes `<out>/index.md` linking every report directory found in `out` (with its title).
 pub fn write_index(out: &Path, entries: &[(String, String, String)]) -> std::io::Result<()> {
-    let mut md = String::from("# gradus experiment reports\n\n| experiment | title | status |\n|---|---|---|\n");
+    let mut md = String::from(
+        "# gradus experiment reports\n\n| experiment | title | status |\n|---|---|---|\n",
+    );
     for (name, title, status) in entries {
         md += &format!("| [{name}]({name}/README.md) | {title} | {status} |\n");
     }

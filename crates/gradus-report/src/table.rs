@@ -21,7 +21,8 @@ impl Table {
     /// GitHub-flavoured Markdown.
     pub fn to_markdown(&self) -> String {
         let esc = |s: &str| s.replace('|', "\\|");
-        let mut out = format!("| {} |\n", self.header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
+        let mut out =
+            format!("| {} |\n", self.header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
         out += &format!("|{}\n", "---|".repeat(self.header.len()));
         for r in &self.rows {
             out += &format!("| {} |\n", r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | "));
@@ -32,7 +33,11 @@ impl Table {
     /// RFC 4180 CSV.
     pub fn to_csv(&self) -> String {
         let cell = |s: &str| {
-            if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
         };
         let line = |r: &[String]| r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(",") + "\n";
         let mut out = line(&self.header);

@@ -5,14 +5,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use gradus_core::{rng, Layout, Objective, Par};
+use gradus_core::{Layout, Objective, Par, rng};
 use gradus_models::data::classification;
 use gradus_models::{Differentiable, Quadratic, SoftmaxRegression};
 use gradus_optim::{Agm, AgmConfig, Momentum, StatePrecision, Trainer, WeightDecay};
-use gradus_report::{fmt_num, Plot, Report, Scale, Series, Table};
+use gradus_report::{Plot, Report, Scale, Series, Table, fmt_num};
 
-use super::common::{mean_std, FullLoss, Shared};
 use super::ExpResult;
+use super::common::{FullLoss, Shared, mean_std};
 use crate::ctx::Ctx;
 
 /// An optimizer of the comparison: a name and how to build it for a learning rate.
@@ -30,35 +30,89 @@ fn specs() -> Vec<Spec> {
         Spec { name: "sgd", build: |lr, l| cfg("sgd", AgmConfig::sgd(lr), l) },
         Spec {
             name: "momentum",
-            build: |lr, l| cfg("momentum", AgmConfig { momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: false }, ..AgmConfig::sgd(lr) }, l),
+            build: |lr, l| {
+                cfg(
+                    "momentum",
+                    AgmConfig {
+                        momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: false },
+                        ..AgmConfig::sgd(lr)
+                    },
+                    l,
+                )
+            },
         },
         Spec {
             name: "nesterov",
-            build: |lr, l| cfg("nesterov", AgmConfig { momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: true }, ..AgmConfig::sgd(lr) }, l),
+            build: |lr, l| {
+                cfg(
+                    "nesterov",
+                    AgmConfig {
+                        momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: true },
+                        ..AgmConfig::sgd(lr)
+                    },
+                    l,
+                )
+            },
         },
         Spec { name: "adam", build: |lr, l| cfg("adam", AgmConfig::adam(lr), l) },
         Spec {
             name: "adamw",
-            build: |lr, l| cfg("adamw", AgmConfig { weight_decay: WeightDecay { coefficient: 1e-2, decoupled: true }, ..AgmConfig::adam(lr) }, l),
+            build: |lr, l| {
+                cfg(
+                    "adamw",
+                    AgmConfig {
+                        weight_decay: WeightDecay { coefficient: 1e-2, decoupled: true },
+                        ..AgmConfig::adam(lr)
+                    },
+                    l,
+                )
+            },
         },
-        Spec { name: "amsgrad", build: |lr, l| cfg("amsgrad", AgmConfig { amsgrad: true, ..AgmConfig::adam(lr) }, l) },
+        Spec {
+            name: "amsgrad",
+            build: |lr, l| cfg("amsgrad", AgmConfig { amsgrad: true, ..AgmConfig::adam(lr) }, l),
+        },
         Spec {
             name: "adam (bf16 state)",
-            build: |lr, l| cfg("adam-bf16", AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(lr) }, l),
+            build: |lr, l| {
+                cfg(
+                    "adam-bf16",
+                    AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(lr) },
+                    l,
+                )
+            },
         },
         Spec { name: "rmsprop", build: |lr, l| cfg("rmsprop", AgmConfig::rmsprop(lr), l) },
-        Spec { name: "rmsprop (centered)", build: |lr, l| cfg("rmsprop-c", AgmConfig { centered: true, ..AgmConfig::rmsprop(lr) }, l) },
+        Spec {
+            name: "rmsprop (centered)",
+            build: |lr, l| {
+                cfg("rmsprop-c", AgmConfig { centered: true, ..AgmConfig::rmsprop(lr) }, l)
+            },
+        },
         Spec { name: "adagrad", build: |lr, l| cfg("adagrad", AgmConfig::adagrad(lr), l) },
         Spec {
             name: "adam-mini",
-            build: |lr, l| cfg("adam-mini", AgmConfig::adam(lr).with_partition(gradus_optim::Partition::LayoutBlocks), l),
+            build: |lr, l| {
+                cfg(
+                    "adam-mini",
+                    AgmConfig::adam(lr).with_partition(gradus_optim::Partition::LayoutBlocks),
+                    l,
+                )
+            },
         },
         Spec {
             name: "adalayer",
             build: |lr, l| {
-                let last = l.blocks().iter().rev().find(|b| matches!(b.shape, gradus_core::Shape::Matrix { .. })).map(|b| b.name.clone());
+                let last = l
+                    .blocks()
+                    .iter()
+                    .rev()
+                    .find(|b| matches!(b.shape, gradus_core::Shape::Matrix { .. }))
+                    .map(|b| b.name.clone());
                 let p = match last {
-                    Some(n) => gradus_optim::Partition::LayoutBlocksWithRows { row_blocks: vec![n] },
+                    Some(n) => {
+                        gradus_optim::Partition::LayoutBlocksWithRows { row_blocks: vec![n] }
+                    }
                     None => gradus_optim::Partition::LayoutBlocks,
                 };
                 cfg("adalayer", AgmConfig::adam(lr).with_partition(p), l)
@@ -66,14 +120,34 @@ fn specs() -> Vec<Spec> {
         },
         Spec {
             name: "adam-e (E=0.25)",
-            build: |lr, l| cfg("adam-e", AgmConfig { exponent: 0.25, eps_placement: gradus_optim::EpsPlacement::Inside, ..AgmConfig::adam(lr) }, l),
+            build: |lr, l| {
+                cfg(
+                    "adam-e",
+                    AgmConfig {
+                        exponent: 0.25,
+                        eps_placement: gradus_optim::EpsPlacement::Inside,
+                        ..AgmConfig::adam(lr)
+                    },
+                    l,
+                )
+            },
         },
     ]
 }
 
+/// A loss curve `(step, full loss)`, seconds per step, and whether the run diverged.
+type RunOutcome = (Vec<(u64, f64)>, f64, bool);
+
 /// One training run: full-loss curve (step 0 included) and seconds per step. A run whose loss
 /// or gradient becomes non-finite is cut there (it counts as diverged).
-fn train<M>(model: M, layout: &Layout, opt: Agm<f32>, steps: u64, every: u64, seed: u64) -> ExpResult<(Vec<(u64, f64)>, f64, bool)>
+fn train<M>(
+    model: M,
+    layout: &Layout,
+    opt: Agm<f32>,
+    steps: u64,
+    every: u64,
+    seed: u64,
+) -> ExpResult<RunOutcome>
 where
     M: Objective<f32> + Differentiable<f32> + Clone + 'static,
 {
@@ -109,11 +183,22 @@ struct Outcome {
     us_per_step: f64,
 }
 
-fn section<M>(ctx: &Ctx, title: &str, file: &str, model: M, layout: Layout, steps: u64, report: &mut Report) -> ExpResult<()>
+fn section<M>(
+    ctx: &Ctx,
+    title: &str,
+    file: &str,
+    model: M,
+    layout: Layout,
+    steps: u64,
+    report: &mut Report,
+) -> ExpResult<()>
 where
     M: Objective<f32> + Differentiable<f32> + Clone + 'static,
 {
-    let grid: Vec<f64> = ctx.pick(vec![1e-3, 1e-2, 1e-1, 1.0], vec![1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0]);
+    let grid: Vec<f64> = ctx.pick(
+        vec![1e-3, 1e-2, 1e-1, 1.0],
+        vec![1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0],
+    );
     let seeds = ctx.pick(2u64, 3);
     let every = (steps / 60).max(1);
     let specs = specs();
@@ -124,7 +209,8 @@ where
         let mut best = (f64::INFINITY, grid[0]);
         for &lr in &grid {
             let opt = (spec.build)(lr, layout.clone())?;
-            let (curve, _, div) = train(model.clone(), &layout, opt, steps, every, rng::derive_seed(ctx.seed, 0))?;
+            let (curve, _, div) =
+                train(model.clone(), &layout, opt, steps, every, rng::derive_seed(ctx.seed, 0))?;
             let f = final_loss(&curve, div);
             if f < best.0 {
                 best = (f, lr);
@@ -132,10 +218,12 @@ where
             bar.inc(1);
         }
         let lr = best.1;
-        let mut o = Outcome { name: spec.name, lr, finals: vec![], curves: vec![], us_per_step: 0.0 };
+        let mut o =
+            Outcome { name: spec.name, lr, finals: vec![], curves: vec![], us_per_step: 0.0 };
         for s in 0..seeds {
             let opt = (spec.build)(lr, layout.clone())?;
-            let (curve, secs, div) = train(model.clone(), &layout, opt, steps, every, rng::derive_seed(ctx.seed, s))?;
+            let (curve, secs, div) =
+                train(model.clone(), &layout, opt, steps, every, rng::derive_seed(ctx.seed, s))?;
             o.finals.push(final_loss(&curve, div));
             o.curves.push(curve);
             o.us_per_step += 1e6 * secs / seeds as f64;
@@ -148,8 +236,16 @@ where
     let f0 = outcomes[0].curves[0][0].1;
     let best_final = outcomes.iter().map(|o| mean_std(&o.finals).0).fold(f64::INFINITY, f64::min);
     let target = best_final + 0.01 * (f0 - best_final);
-    let mut table = Table::new(&["optimizer", "tuned lr", "final loss (mean)", "std over seeds", "steps to 99% of best decrease", "us/step"]);
-    let mut plot = Plot::new(format!("{title}: full training loss"), "step", "loss").scales(Scale::Linear, Scale::Log);
+    let mut table = Table::new(&[
+        "optimizer",
+        "tuned lr",
+        "final loss (mean)",
+        "std over seeds",
+        "steps to 99% of best decrease",
+        "us/step",
+    ]);
+    let mut plot = Plot::new(format!("{title}: full training loss"), "step", "loss")
+        .scales(Scale::Linear, Scale::Log);
     for o in &outcomes {
         let (m, s) = mean_std(&o.finals);
         let reach: Vec<f64> = o
@@ -157,29 +253,56 @@ where
             .iter()
             .filter_map(|c| c.iter().find(|(_, f)| *f <= target).map(|(t, _)| *t as f64))
             .collect();
-        let reach = if reach.len() == o.curves.len() { format!("{:.0}", mean_std(&reach).0) } else { "not reached".into() };
-        table.row([o.name.to_string(), fmt_num(o.lr), fmt_num(m), fmt_num(s), reach, format!("{:.1}", o.us_per_step)]);
+        let reach = if reach.len() == o.curves.len() {
+            format!("{:.0}", mean_std(&reach).0)
+        } else {
+            "not reached".into()
+        };
+        table.row([
+            o.name.to_string(),
+            fmt_num(o.lr),
+            fmt_num(m),
+            fmt_num(s),
+            reach,
+            format!("{:.1}", o.us_per_step),
+        ]);
         let len = o.curves.iter().map(|c| c.len()).min().unwrap_or(0);
         let at = |k: usize| o.curves.iter().map(|c| c[k].1).collect::<Vec<_>>();
         let points = (0..len).map(|k| (o.curves[0][k].0 as f64, mean_std(&at(k)).0)).collect();
         let band = (0..len)
             .map(|k| {
                 let v = at(k);
-                (o.curves[0][k].0 as f64, v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+                (
+                    o.curves[0][k].0 as f64,
+                    v.iter().copied().fold(f64::INFINITY, f64::min),
+                    v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                )
             })
             .collect();
         plot = plot.with(Series { band, ..Series::line(o.name, points) });
     }
-    report.text(format!("## {title}\n\nInitial loss {}; best final loss {} (target for the steps column: {}).", fmt_num(f0), fmt_num(best_final), fmt_num(target)));
+    report.text(format!(
+        "## {title}\n\nInitial loss {}; best final loss {} (target for the steps column: {}).",
+        fmt_num(f0),
+        fmt_num(best_final),
+        fmt_num(target)
+    ));
     report.table(file, table);
     report.plot(file, plot);
-    let winner = outcomes.iter().min_by(|a, b| mean_std(&a.finals).0.total_cmp(&mean_std(&b.finals).0)).map(|o| o.name).unwrap_or("-");
+    let winner = outcomes
+        .iter()
+        .min_by(|a, b| mean_std(&a.finals).0.total_cmp(&mean_std(&b.finals).0))
+        .map(|o| o.name)
+        .unwrap_or("-");
     report.text(format!("Lowest final loss on this problem: **{winner}**."));
     Ok(())
 }
 
 pub fn run(ctx: &Ctx) -> ExpResult<gradus_report::Report> {
-    let mut report = Report::new("optimizers", "Every optimizer on an ill-conditioned quadratic and softmax regression");
+    let mut report = Report::new(
+        "optimizers",
+        "Every optimizer on an ill-conditioned quadratic and softmax regression",
+    );
     let (d, steps_q) = ctx.pick((50, 600), (100, 3000));
     report.text(format!(
         "Each optimizer's learning rate is tuned on a log grid (lowest mean of the last three \
@@ -190,9 +313,11 @@ pub fn run(ctx: &Ctx) -> ExpResult<gradus_report::Report> {
          (paper 01). Quadratic: d = {d}, condition number 1e3, Haar-random eigenbasis, gradient \
          noise sd 0.01, layout of 4 equal blocks (the Adam-mini / Adalayer partition)."
     ));
-    let quad = Quadratic::<f32>::ill_conditioned(d, 1e3, rng::derive_seed(ctx.seed, 101))?.with_noise(0.01)?;
+    let quad = Quadratic::<f32>::ill_conditioned(d, 1e3, rng::derive_seed(ctx.seed, 101))?
+        .with_noise(0.01)?;
     let b = d / 4;
-    let qlayout = Layout::new().vector("b0", b)?.vector("b1", b)?.vector("b2", b)?.vector("b3", d - 3 * b)?;
+    let qlayout =
+        Layout::new().vector("b0", b)?.vector("b1", b)?.vector("b2", b)?.vector("b3", d - 3 * b)?;
     section(ctx, "Ill-conditioned quadratic", "quadratic", quad, qlayout, steps_q, &mut report)?;
 
     let (n, dim, k, steps_s) = ctx.pick((600, 30, 5, 600), (2000, 50, 10, 3000));
