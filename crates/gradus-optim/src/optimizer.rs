@@ -8,7 +8,8 @@ use crate::state::OptimizerState;
 pub struct StepInfo {
     /// Index of the step just taken (1 for the first).
     pub step: u64,
-    /// Euclidean norm of the raw gradient.
+    /// Euclidean norm of the raw gradient (`NaN` when the optimizer was configured not to
+    /// read the gradient before updating).
     pub grad_norm: f64,
     /// Factor the gradient was multiplied by (global-norm clipping), 1 when not clipped.
     pub clip_scale: f64,

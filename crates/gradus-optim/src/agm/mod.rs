@@ -317,15 +317,19 @@ impl<T: SimdFloat> Optimizer<T> for Agm<T> {
         same_len("parameters", n, params.len())?;
         same_len("gradient", n, grads.len())?;
         let par = self.cfg.par;
-        let stats = grad_stats(par, grads);
-        if !stats.all_finite {
-            let index = grads.iter().position(|g| !g.is_finite()).unwrap_or(0);
-            return Err(Error::NonFinite { what: "gradient", index });
-        }
-        let grad_norm = if stats.sum_squares.is_finite() {
-            stats.sum_squares.to_f64().sqrt()
+        let grad_norm = if self.cfg.check_finite || self.cfg.max_grad_norm.is_some() {
+            let stats = grad_stats(par, grads);
+            if !stats.all_finite {
+                let index = grads.iter().position(|g| !g.is_finite()).unwrap_or(0);
+                return Err(Error::NonFinite { what: "gradient", index });
+            }
+            if stats.sum_squares.is_finite() {
+                stats.sum_squares.to_f64().sqrt()
+            } else {
+                norm2(par, grads).to_f64()
+            }
         } else {
-            norm2(par, grads).to_f64()
+            f64::NAN
         };
         let clip = match self.cfg.max_grad_norm {
             Some(c) if grad_norm > c => c / grad_norm,
