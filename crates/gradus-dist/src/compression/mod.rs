@@ -1,0 +1,1 @@
+//! Compressors, CGD, EF and EF21 (paper 06). Work in progress.

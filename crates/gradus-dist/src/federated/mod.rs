@@ -1,0 +1,1 @@
+//! Robust aggregation, attacks, LSH screening, federated simulation (papers 05, 09). Work in progress.

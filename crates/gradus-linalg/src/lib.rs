@@ -1,0 +1,1 @@
+//! Linear algebra (issue 3). Work in progress.
