@@ -1,1 +1,30 @@
-//! Linear algebra (issue 3). Work in progress.
+//! Linear algebra for gradus.
+//!
+//! - [`eigh`]: symmetric eigendecomposition on faer (allocation-free low tier with a reusable
+//!   [`EighWorkspace`], owning convenience tier), optionally through LAPACK/OpenBLAS
+//!   (feature `openblas-system`, [`Backend::Lapack`]).
+//! - [`matfn`]: inverse `p`-th roots of SPD matrices by eigendecomposition (regularised and
+//!   floored) and by the coupled inverse Newton iteration, with residual diagnostics and
+//!   batches over rayon (Shampoo's preconditioners).
+//! - [`toeplitz`]: structured solves for Toeplitz systems: Levinson-Durbin (Hermitian PD,
+//!   with reflection coefficients and log-determinant), general Levinson, the
+//!   Gohberg-Semencul representation of the inverse, FFT matrix-vector products by circulant
+//!   embedding, and preconditioned conjugate gradients with circulant preconditioners.
+//!
+//! Inputs are validated (square, finite, symmetric within a tolerance, positive definite
+//! where required): faer itself does not check, and a NaN would otherwise come back as `Ok`.
+
+mod check;
+pub mod eigh;
+#[cfg(feature = "openblas-system")]
+mod lapack;
+pub mod matfn;
+mod scalar;
+pub mod toeplitz;
+
+pub use eigh::{eigh, eigh_into, Backend, Eigh, EighWorkspace};
+pub use matfn::{inverse_root, RootInfo, RootMethod, RootParams, RootWorkspace};
+pub use scalar::LinalgScalar;
+
+/// faer's matrix types, re-exported so users need no direct faer dependency.
+pub use faer::{Mat, MatMut, MatRef};

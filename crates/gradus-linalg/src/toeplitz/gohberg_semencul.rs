@@ -1,0 +1,141 @@
+//! The Gohberg-Semencul (Trench) representation of the inverse of a Hermitian positive-definite
+//! Toeplitz matrix. With `T [1; a] = [E; 0]` from Levinson-Durbin, `u = [1, a_1, ..., a_{n-1}]`
+//! and `v = [0, conj(a_{n-1}), ..., conj(a_1)]`,
+//! ```text
+//! T^{-1} = (L(u) L(u)^H - L(v) L(v)^H) / E
+//! ```
+//! where `L(w)` is the lower-triangular Toeplitz matrix with first column `w`. Each product
+//! with a triangular Toeplitz matrix is a truncated convolution (or correlation), done by FFT:
+//! after the `O(n^2)` recursion, `T^{-1} x` costs `O(n log n)`.
+
+use std::sync::Arc;
+
+use gradus_core::{validate::same_len, Error, Result};
+use num_complex::Complex64;
+use rustfft::{Fft, FftPlanner};
+
+use super::{circulant::fast_len, durbin, ToeplitzField};
+
+/// `T^{-1}` of a Hermitian PD Toeplitz matrix in Gohberg-Semencul form.
+pub struct GohbergSemencul {
+    n: usize,
+    e: f64,
+    u: Vec<Complex64>,
+    v: Vec<Complex64>,
+    u_hat: Vec<Complex64>,
+    v_hat: Vec<Complex64>,
+    forward: Arc<dyn Fft<f64>>,
+    inverse: Arc<dyn Fft<f64>>,
+    x_hat: Vec<Complex64>,
+    buf: Vec<Complex64>,
+    acc: Vec<Complex64>,
+    scratch: Vec<Complex64>,
+    logdet: f64,
+}
+
+impl GohbergSemencul {
+    /// Builds the representation from the first column `t` (errors as [`durbin`]).
+    pub fn new<F: ToeplitzField>(t: &[F]) -> Result<Self> {
+        let d = durbin(t)?;
+        let n = t.len();
+        let e = d.errors[n - 1];
+        let u: Vec<Complex64> = d.poly.iter().map(|p| Complex64::new(p.re(), p.im())).collect();
+        let mut v = vec![Complex64::new(0.0, 0.0); n];
+        for k in 1..n {
+            v[k] = u[n - k].conj();
+        }
+        let m = fast_len(2 * n - 1);
+        let mut planner = FftPlanner::<f64>::new();
+        let forward = planner.plan_fft_forward(m);
+        let inverse = planner.plan_fft_inverse(m);
+        let mut scratch = vec![Complex64::new(0.0, 0.0); forward.get_inplace_scratch_len().max(inverse.get_inplace_scratch_len())];
+        let transform = |w: &[Complex64], scratch: &mut [Complex64]| {
+            let mut out = vec![Complex64::new(0.0, 0.0); m];
+            out[..n].copy_from_slice(w);
+            forward.process_with_scratch(&mut out, scratch);
+            out
+        };
+        let u_hat = transform(&u, &mut scratch);
+        let v_hat = transform(&v, &mut scratch);
+        let z = || vec![Complex64::new(0.0, 0.0); m];
+        Ok(GohbergSemencul { n, e, u, v, u_hat, v_hat, forward, inverse, x_hat: z(), buf: z(), acc: z(), scratch, logdet: d.logdet })
+    }
+
+    /// Dimension.
+    pub fn dim(&self) -> usize {
+        self.n
+    }
+
+    /// `log det T` (from the same recursion).
+    pub fn logdet(&self) -> f64 {
+        self.logdet
+    }
+
+    /// The first column of `T^{-1}`: `[1; a] / E`.
+    pub fn first_column(&self) -> Vec<Complex64> {
+        self.u.iter().map(|u| u / self.e).collect()
+    }
+
+    /// `y = L(w) L(w)^H x` accumulated into `acc` with `sign`, given `X = FFT([x; 0])` and
+    /// `W = FFT([w; 0])`.
+    fn add_product(&mut self, which_v: bool, sign: f64) {
+        let m = self.buf.len();
+        let n = self.n;
+        let w_hat = if which_v { &self.v_hat } else { &self.u_hat };
+        // L(w)^H x: correlation, IFFT(conj(W) X), keep the first n entries.
+        for k in 0..m {
+            self.buf[k] = w_hat[k].conj() * self.x_hat[k];
+        }
+        self.inverse.process_with_scratch(&mut self.buf, &mut self.scratch);
+        let inv_m = 1.0 / m as f64;
+        for k in 0..m {
+            self.buf[k] = if k < n { self.buf[k] * inv_m } else { Complex64::new(0.0, 0.0) };
+        }
+        // L(w) z: convolution, IFFT(W FFT(z)), first n entries.
+        self.forward.process_with_scratch(&mut self.buf, &mut self.scratch);
+        for k in 0..m {
+            self.buf[k] *= w_hat[k];
+        }
+        self.inverse.process_with_scratch(&mut self.buf, &mut self.scratch);
+        for k in 0..n {
+            self.acc[k] += self.buf[k] * (sign * inv_m);
+        }
+    }
+
+    /// `y = T^{-1} x` in `O(n log n)`.
+    pub fn apply(&mut self, x: &[Complex64], y: &mut [Complex64]) -> Result<()> {
+        same_len("operand", self.n, x.len())?;
+        same_len("output", self.n, y.len())?;
+        if let Some(index) = x.iter().position(|z| !(z.re.is_finite() && z.im.is_finite())) {
+            return Err(Error::NonFinite { what: "operand", index });
+        }
+        self.x_hat.iter_mut().for_each(|v| *v = Complex64::new(0.0, 0.0));
+        self.x_hat[..self.n].copy_from_slice(x);
+        self.forward.process_with_scratch(&mut self.x_hat, &mut self.scratch);
+        self.acc.iter_mut().for_each(|v| *v = Complex64::new(0.0, 0.0));
+        self.add_product(false, 1.0);
+        self.add_product(true, -1.0);
+        for k in 0..self.n {
+            y[k] = self.acc[k] / self.e;
+        }
+        Ok(())
+    }
+
+    /// `T^{-1}` as a dense row-major matrix, by the formula in `O(n^2)` (for tests and small
+    /// problems).
+    pub fn to_dense(&self) -> Vec<Complex64> {
+        let n = self.n;
+        let mut out = vec![Complex64::new(0.0, 0.0); n * n];
+        for i in 0..n {
+            for j in 0..n {
+                // (L(w) L(w)^H)_{ij} = sum_{k <= min(i,j)} w_{i-k} conj(w_{j-k})
+                let mut s = Complex64::new(0.0, 0.0);
+                for k in 0..=i.min(j) {
+                    s += self.u[i - k] * self.u[j - k].conj() - self.v[i - k] * self.v[j - k].conj();
+                }
+                out[i * n + j] = s / self.e;
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,162 @@
+//! Levinson-Durbin recursion for Hermitian positive-definite Toeplitz matrices.
+//!
+//! With `T_{k+1} [1; a^(k)] = [E_k; 0]` (forward prediction), each order adds
+//! ```text
+//! Delta_k = t_k + sum_{j=1}^{k-1} a_j t_{k-j},   kappa_k = -Delta_k / E_{k-1},
+//! a_j <- a_j + kappa_k conj(a_{k-j}),  a_k = kappa_k,   E_k = E_{k-1} (1 - |kappa_k|^2),
+//! ```
+//! starting from `E_0 = t_0`. `T` is positive definite iff `t_0 > 0` and every
+//! `|kappa_k| < 1`, and `log det T = sum_k log E_k`. The backward vector
+//! `J conj([1; a]) / E_k` solves `T_{k+1} g = e_k`, which extends a solution of the leading
+//! `k x k` system by one row (Levinson).
+
+use gradus_core::{validate::same_len, Error, Result};
+
+use super::ToeplitzField;
+
+/// Output of [`durbin`]: the prediction polynomial and everything the likelihood needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Durbin<F> {
+    /// `[1, a_1, ..., a_{n-1}]`: `T [1; a] = [E_{n-1}; 0]`, so `T^{-1} e_1 = [1; a] / E_{n-1}`.
+    pub poly: Vec<F>,
+    /// Reflection coefficients `kappa_1 .. kappa_{n-1}`.
+    pub reflection: Vec<F>,
+    /// Prediction errors `E_0 .. E_{n-1}` (all positive).
+    pub errors: Vec<f64>,
+    /// `log det T`.
+    pub logdet: f64,
+}
+
+fn check_first_column<F: ToeplitzField>(t: &[F]) -> Result<()> {
+    if t.is_empty() {
+        return Err(Error::InvalidShape { what: "Toeplitz matrix", detail: "empty first column".into() });
+    }
+    if let Some(index) = t.iter().position(|x| !x.is_finite()) {
+        return Err(Error::NonFinite { what: "Toeplitz first column", index });
+    }
+    if t[0].im() != 0.0 {
+        return Err(Error::NotSymmetric { asymmetry: t[0].im().abs(), tolerance: 0.0 });
+    }
+    if t[0].re() <= 0.0 {
+        return Err(Error::NotPositiveDefinite {
+            detail: format!("diagonal t_0 = {} is not positive", t[0].re()),
+        });
+    }
+    Ok(())
+}
+
+/// One Durbin order: updates `a` (length `k`, holding `a^(k-1)` in `a[1..k]` with `a[0] = 1`)
+/// in place to order `k`, returning `(kappa_k, E_k)`.
+#[inline]
+fn durbin_order<F: ToeplitzField>(t: &[F], a: &mut [F], k: usize, e_prev: f64) -> Result<(F, f64)> {
+    let mut delta = t[k];
+    for j in 1..k {
+        delta = delta + a[j] * t[k - j];
+    }
+    let kappa = -delta / F::from_re(e_prev);
+    let k2 = kappa.abs2();
+    if !(k2 < 1.0) {
+        return Err(Error::NotPositiveDefinite {
+            detail: format!("reflection coefficient {k} has modulus {:.6} >= 1", k2.sqrt()),
+        });
+    }
+    // a_j <- a_j + kappa conj(a_{k-j}) for j = 1..k-1, pairwise so old values are used.
+    let (mut lo, mut hi) = (1, k - 1);
+    while lo < hi {
+        let (al, ah) = (a[lo], a[hi]);
+        a[lo] = al + kappa * ah.conj();
+        a[hi] = ah + kappa * al.conj();
+        lo += 1;
+        hi -= 1;
+    }
+    if lo == hi {
+        let am = a[lo];
+        a[lo] = am + kappa * am.conj();
+    }
+    a[k] = kappa;
+    let e = e_prev * (1.0 - k2);
+    if !(e > 0.0) {
+        return Err(Error::NotPositiveDefinite { detail: format!("prediction error {k} is {e:e}") });
+    }
+    Ok((kappa, e))
+}
+
+/// Levinson-Durbin on the first column `t` of a Hermitian Toeplitz matrix: the prediction
+/// polynomial, reflection coefficients, prediction errors and `log det T` in `O(n^2)`.
+///
+/// Errors: empty or non-finite `t`, non-real `t_0`, `t_0 <= 0`, or a reflection coefficient of
+/// modulus `>= 1` ([`Error::NotPositiveDefinite`], naming the order).
+pub fn durbin<F: ToeplitzField>(t: &[F]) -> Result<Durbin<F>> {
+    check_first_column(t)?;
+    let n = t.len();
+    let mut poly = vec![F::ZERO; n];
+    poly[0] = F::ONE;
+    let mut reflection = Vec::with_capacity(n.saturating_sub(1));
+    let mut errors = Vec::with_capacity(n);
+    let mut e = t[0].re();
+    errors.push(e);
+    let mut logdet = e.ln();
+    for k in 1..n {
+        let (kappa, e_new) = durbin_order(t, &mut poly, k, e)?;
+        reflection.push(kappa);
+        e = e_new;
+        errors.push(e);
+        logdet += e.ln();
+    }
+    Ok(Durbin { poly, reflection, errors, logdet })
+}
+
+/// Scratch for [`levinson_solve`]: reusable across solves of the same size.
+#[derive(Debug, Clone)]
+pub struct LevinsonWorkspace<F> {
+    a: Vec<F>,
+}
+
+impl<F: ToeplitzField> LevinsonWorkspace<F> {
+    /// Scratch for systems of size `n`.
+    pub fn new(n: usize) -> Self {
+        LevinsonWorkspace { a: vec![F::ZERO; n.max(1)] }
+    }
+}
+
+/// Solves `T x = b` for Hermitian positive-definite Toeplitz `T` with first column `t`, in
+/// `O(n^2)` and without allocation; returns `log det T` (free by-product).
+///
+/// Errors (with `x` unspecified) as [`durbin`], plus length mismatches and non-finite `b`.
+pub fn levinson_solve<F: ToeplitzField>(
+    t: &[F],
+    b: &[F],
+    x: &mut [F],
+    ws: &mut LevinsonWorkspace<F>,
+) -> Result<f64> {
+    check_first_column(t)?;
+    let n = t.len();
+    same_len("right-hand side", n, b.len())?;
+    same_len("solution", n, x.len())?;
+    same_len("Levinson workspace", n.max(1), ws.a.len())?;
+    if let Some(index) = b.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite { what: "right-hand side", index });
+    }
+    let a = &mut ws.a;
+    a[0] = F::ONE;
+    let mut e = t[0].re();
+    let mut logdet = e.ln();
+    x[0] = b[0] / t[0];
+    for k in 1..n {
+        let (_, e_new) = durbin_order(t, a, k, e)?;
+        e = e_new;
+        logdet += e.ln();
+        // rho = row k of T_{k+1} [x; 0] = sum_{j<k} t_{k-j} x_j
+        let mut rho = F::ZERO;
+        for j in 0..k {
+            rho = rho + t[k - j] * x[j];
+        }
+        // g = J conj([1; a]) / E_k solves T_{k+1} g = e_k; x <- [x; 0] + (b_k - rho) g.
+        let mu = (b[k] - rho) / F::from_re(e);
+        for j in 0..k {
+            x[j] = x[j] + mu * a[k - j].conj();
+        }
+        x[k] = mu;
+    }
+    Ok(logdet)
+}
