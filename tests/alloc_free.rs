@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gradus::core::{Layout, Par, rng};
 use gradus::models::{SoftmaxRegression, data::classification};
-use gradus::optim::{
+use gradus::optim::{Shampoo, ShampooConfig,
     Agm, AgmConfig, Control, LossLog, Momentum, Partition, StatePrecision, Trainer,
 };
 use gradus::{Optimizer, Schedule};
@@ -105,6 +105,16 @@ fn trainer_steps_allocate_nothing() {
         // The observer saw every step 1..=301.
         assert_eq!(fired.load(Ordering::Relaxed), 301 * 302 / 2);
     }
+
+    // Shampoo, with root recomputations (eigendecompositions) inside the counted window.
+    let model = SoftmaxRegression::new(x.clone(), labels.clone(), 5, 1e-3, 16).unwrap();
+    let layout = model.layout();
+    let cfg = ShampooConfig { precondition_frequency: 7, par: Par::Seq, ..ShampooConfig::new(0.01) };
+    let opt = Shampoo::<f32>::new(cfg, layout.clone()).unwrap();
+    let mut trainer = Trainer::new(model, opt, vec![0.0f32; layout.len()], 3).unwrap();
+    trainer.run(1).unwrap();
+    let (_, allocs) = count(|| trainer.run(50).unwrap());
+    assert_eq!(allocs, 0, "shampoo: {allocs} heap allocations in 50 steps");
 
     // A large buffer on the fused kernels with sequential execution.
     let n = 1 << 20;

@@ -13,6 +13,7 @@ mod config;
 mod optimizer;
 pub mod partition;
 mod schedule;
+pub mod shampoo;
 mod state;
 mod trainer;
 
@@ -22,5 +23,6 @@ pub use config::{
 };
 pub use optimizer::{Optimizer, StepInfo};
 pub use schedule::Schedule;
+pub use shampoo::{Grafting, Shampoo, ShampooConfig};
 pub use state::{BufferData, NamedBuffer, OptimizerState, SCHEMA_VERSION};
 pub use trainer::{Control, LossLog, Observer, RunSummary, StepRecord, StopReason, Trainer};

@@ -59,3 +59,31 @@ pub trait Optimizer<T: Scalar> {
     /// changes.
     fn load_state(&mut self, state: &OptimizerState) -> Result<()>;
 }
+
+/// Boxed optimizers are optimizers, so a driver can choose one at run time.
+impl<T: Scalar, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn layout(&self) -> &Layout {
+        (**self).layout()
+    }
+    fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<StepInfo> {
+        (**self).step(params, grads)
+    }
+    fn lr(&self) -> f64 {
+        (**self).lr()
+    }
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        (**self).set_lr(lr)
+    }
+    fn steps_taken(&self) -> u64 {
+        (**self).steps_taken()
+    }
+    fn state(&self) -> OptimizerState {
+        (**self).state()
+    }
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        (**self).load_state(state)
+    }
+}

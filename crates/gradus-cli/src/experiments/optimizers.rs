@@ -8,7 +8,7 @@ use std::time::Instant;
 use gradus_core::{Layout, Objective, Par, rng};
 use gradus_models::data::classification;
 use gradus_models::{Differentiable, Quadratic, SoftmaxRegression};
-use gradus_optim::{Agm, AgmConfig, Momentum, StatePrecision, Trainer, WeightDecay};
+use gradus_optim::{Agm, AgmConfig, Momentum, Optimizer, Shampoo, ShampooConfig, StatePrecision, Trainer, WeightDecay};
 use gradus_report::{Plot, Report, Scale, Series, Table, fmt_num};
 
 use super::ExpResult;
@@ -18,11 +18,11 @@ use crate::ctx::Ctx;
 /// An optimizer of the comparison: a name and how to build it for a learning rate.
 struct Spec {
     name: &'static str,
-    build: fn(f64, Layout) -> gradus_core::Result<Agm<f32>>,
+    build: fn(f64, Layout) -> gradus_core::Result<Box<dyn Optimizer<f32>>>,
 }
 
-fn cfg(name: &str, c: AgmConfig, l: Layout) -> gradus_core::Result<Agm<f32>> {
-    Agm::new(name, AgmConfig { par: Par::Seq, ..c }, l)
+fn cfg(name: &str, c: AgmConfig, l: Layout) -> gradus_core::Result<Box<dyn Optimizer<f32>>> {
+    Ok(Box::new(Agm::new(name, AgmConfig { par: Par::Seq, ..c }, l)?))
 }
 
 fn specs() -> Vec<Spec> {
@@ -116,6 +116,13 @@ fn specs() -> Vec<Spec> {
                     None => gradus_optim::Partition::LayoutBlocks,
                 };
                 cfg("adalayer", AgmConfig::adam(lr).with_partition(p), l)
+            },
+        },
+        Spec {
+            name: "shampoo (adam graft)",
+            build: |lr, l| {
+                let c = ShampooConfig { par: Par::Seq, precondition_frequency: 10, ..ShampooConfig::new(lr) };
+                Ok(Box::new(Shampoo::<f32>::new(c, l)?))
             },
         },
         Spec {
@@ -310,7 +317,8 @@ pub fn run(ctx: &Ctx) -> ExpResult<gradus_report::Report> {
          the mean with the min-max band over seeds. Parameters are f32 (the fused SIMD kernels), \
          all runs start at zero. Adam-family defaults: beta1 = 0.9, beta2 = 0.999, eps = 1e-8; \
          AdamW uses decoupled decay 1e-2; AdamE uses E = 0.25 with eps inside the power \
-         (paper 01). Quadratic: d = {d}, condition number 1e3, Haar-random eigenbasis, gradient \
+         (paper 01); Shampoo refreshes its 4th roots every 10 steps with Adam grafting (vector \
+         blocks take the graft step). Quadratic: d = {d}, condition number 1e3, Haar-random eigenbasis, gradient \
          noise sd 0.01, layout of 4 equal blocks (the Adam-mini / Adalayer partition)."
     ));
     let quad = Quadratic::<f32>::ill_conditioned(d, 1e3, rng::derive_seed(ctx.seed, 101))?

@@ -17,7 +17,7 @@ use gradus_core::{Error, Par, Result};
 use crate::LinalgScalar;
 
 /// How to compute the root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum RootMethod {
     /// `U diag((w + eps)^{-1/p}) U^T` from a symmetric eigendecomposition, eigenvalues floored.
     #[default]
