@@ -10,6 +10,7 @@ mod dense;
 mod logistic;
 mod quadratic;
 mod softmax;
+pub mod toeplitz_cov;
 
 pub use dense::Dense;
 pub use logistic::LogisticRegression;

@@ -36,29 +36,74 @@ pub struct GohbergSemencul {
 impl GohbergSemencul {
     /// Builds the representation from the first column `t` (errors as [`durbin`]).
     pub fn new<F: ToeplitzField>(t: &[F]) -> Result<Self> {
-        let d = durbin(t)?;
-        let n = t.len();
-        let e = d.errors[n - 1];
-        let u: Vec<Complex64> = d.poly.iter().map(|p| Complex64::new(p.re(), p.im())).collect();
-        let mut v = vec![Complex64::new(0.0, 0.0); n];
-        for k in 1..n {
-            v[k] = u[n - k].conj();
+        let mut gs = Self::with_dim(t.len())?;
+        gs.update(t)?;
+        Ok(gs)
+    }
+
+    /// FFT plans and buffers for dimension `n`, holding the identity until [`Self::update`].
+    pub fn with_dim(n: usize) -> Result<Self> {
+        if n == 0 {
+            return Err(Error::InvalidShape { what: "Toeplitz matrix", detail: "empty first column".into() });
         }
         let m = fast_len(2 * n - 1);
         let mut planner = FftPlanner::<f64>::new();
         let forward = planner.plan_fft_forward(m);
         let inverse = planner.plan_fft_inverse(m);
-        let mut scratch = vec![Complex64::new(0.0, 0.0); forward.get_inplace_scratch_len().max(inverse.get_inplace_scratch_len())];
-        let transform = |w: &[Complex64], scratch: &mut [Complex64]| {
-            let mut out = vec![Complex64::new(0.0, 0.0); m];
-            out[..n].copy_from_slice(w);
-            forward.process_with_scratch(&mut out, scratch);
-            out
+        let scratch = vec![Complex64::new(0.0, 0.0); forward.get_inplace_scratch_len().max(inverse.get_inplace_scratch_len())];
+        let z = |len| vec![Complex64::new(0.0, 0.0); len];
+        let mut u = z(n);
+        u[0] = Complex64::new(1.0, 0.0);
+        let mut gs = GohbergSemencul {
+            n,
+            e: 1.0,
+            u,
+            v: z(n),
+            u_hat: z(m),
+            v_hat: z(m),
+            forward,
+            inverse,
+            x_hat: z(m),
+            buf: z(m),
+            acc: z(m),
+            scratch,
+            logdet: 0.0,
         };
-        let u_hat = transform(&u, &mut scratch);
-        let v_hat = transform(&v, &mut scratch);
-        let z = || vec![Complex64::new(0.0, 0.0); m];
-        Ok(GohbergSemencul { n, e, u, v, u_hat, v_hat, forward, inverse, x_hat: z(), buf: z(), acc: z(), scratch, logdet: d.logdet })
+        gs.transform_generators();
+        Ok(gs)
+    }
+
+    /// Recomputes the representation for a new first column of the same dimension, reusing the
+    /// FFT plans. On error the previous representation is kept.
+    pub fn update<F: ToeplitzField>(&mut self, t: &[F]) -> Result<()> {
+        let n = self.n;
+        same_len("Toeplitz first column", n, t.len())?;
+        let d = durbin(t)?;
+        self.e = d.errors[n - 1];
+        self.logdet = d.logdet;
+        for (u, p) in self.u.iter_mut().zip(&d.poly) {
+            *u = Complex64::new(p.re(), p.im());
+        }
+        self.v[0] = Complex64::new(0.0, 0.0);
+        for k in 1..n {
+            self.v[k] = self.u[n - k].conj();
+        }
+        self.transform_generators();
+        Ok(())
+    }
+
+    fn transform_generators(&mut self) {
+        let n = self.n;
+        for (w, hat) in [(&self.u, &mut self.u_hat), (&self.v, &mut self.v_hat)] {
+            hat.iter_mut().for_each(|h| *h = Complex64::new(0.0, 0.0));
+            hat[..n].copy_from_slice(w);
+            self.forward.process_with_scratch(hat, &mut self.scratch);
+        }
+    }
+
+    /// The generators `(u, v, E)`: `T^{-1} = (L(u) L(u)^H - L(v) L(v)^H) / E`.
+    pub fn generators(&self) -> (&[Complex64], &[Complex64], f64) {
+        (&self.u, &self.v, self.e)
     }
 
     /// Dimension.
