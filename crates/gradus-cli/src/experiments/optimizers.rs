@@ -150,7 +150,7 @@ type RunOutcome = (Vec<(u64, f64)>, f64, bool);
 fn train<M>(
     model: M,
     layout: &Layout,
-    opt: Agm<f32>,
+    opt: Box<dyn Optimizer<f32>>,
     steps: u64,
     every: u64,
     seed: u64,
