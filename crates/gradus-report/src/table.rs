@@ -54,6 +54,9 @@ pub fn fmt_num(x: f64) -> String {
         return format!("{x}");
     }
     let a = x.abs();
+    if x == x.trunc() && a < 1e9 {
+        return format!("{x:.0}");
+    }
     if a != 0.0 && !(1e-3..1e5).contains(&a) {
         format!("{x:.3e}")
     } else {

@@ -6,7 +6,7 @@ use gradus_core::{Error, Objective, Result, Rng};
 use num_complex::Complex64;
 
 use super::model::{DataKind, SinusoidModel};
-use super::{dense, structured::Structured};
+use super::{dense::Dense, structured::Structured};
 
 /// Which algebra evaluates the likelihood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub enum EvalPath {
 
 /// Dimension from which [`EvalPath::Auto`] uses the structured path (measured: see
 /// docs/benchmarks.md, "Toeplitz likelihood").
-pub const STRUCTURED_FROM: usize = 48;
+pub const STRUCTURED_FROM: usize = 32;
 
 /// `L` and its gradient for one data set.
 pub struct ToeplitzNll {
@@ -31,6 +31,7 @@ pub struct ToeplitzNll {
     s: Vec<Complex64>,
     path: EvalPath,
     structured: Option<Structured>,
+    dense: Dense,
     r: Vec<Complex64>,
     gamma: Vec<Complex64>,
     evaluations: u64,
@@ -58,7 +59,7 @@ impl ToeplitzNll {
         };
         let structured = if use_structured { Some(Structured::new(p)?) } else { None };
         let zero = Complex64::new(0.0, 0.0);
-        Ok(ToeplitzNll { model, x: x.to_vec(), n, s, path, structured, r: vec![zero; p], gamma: vec![zero; p], evaluations: 0 })
+        Ok(ToeplitzNll { model, x: x.to_vec(), n, s, path, structured, dense: Dense::new(p), r: vec![zero; p], gamma: vec![zero; p], evaluations: 0 })
     }
 
     /// Likelihood of real snapshots (row-major `n x P`).
@@ -112,7 +113,7 @@ impl ToeplitzNll {
         self.evaluations += 1;
         match self.structured.as_mut() {
             Some(st) => st.eval(r, &self.x, self.n, gamma),
-            None => dense::eval(r, &self.s, gamma),
+            None => self.dense.eval(r, &self.s, gamma),
         }
     }
 
