@@ -7,12 +7,25 @@
 
 pub mod data;
 mod dense;
+mod diag_net;
+mod linear;
+mod matfac;
+mod noise;
+mod regression;
+pub mod sharpness;
+mod two_layer;
 mod logistic;
 mod quadratic;
 mod softmax;
 pub mod toeplitz_cov;
 
 pub use dense::Dense;
+pub use diag_net::{DiagParam, DiagonalNet};
+pub use linear::Linear;
+pub use matfac::MatrixFactorization;
+pub use noise::LabelNoise;
+pub use regression::{Regression, SquaredLossModel};
+pub use two_layer::TwoLayerNet;
 pub use logistic::LogisticRegression;
 pub use quadratic::Quadratic;
 pub use softmax::SoftmaxRegression;

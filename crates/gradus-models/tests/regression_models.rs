@@ -1,0 +1,155 @@
+//! Issue 4 models: gradients and Hessian-vector products against finite differences, the
+//! sharpness estimators against exact values, the closed forms of paper 01, and label noise.
+
+use gradus_core::{rng, Objective};
+use gradus_models::data::{gaussian_matrix, normal};
+use gradus_models::sharpness::{block_measure, exact_diag, hutchinson_diag, hutchinson_trace, sum_sqrt};
+use gradus_models::{DiagParam, DiagonalNet, Differentiable, LabelNoise, Linear, MatrixFactorization, Regression, SquaredLossModel, TwoLayerNet};
+
+fn fd_check<M: SquaredLossModel>(reg: &mut Regression<M>, seed: u64) {
+    let d = reg.model.num_params();
+    let mut r = rng::seeded(seed);
+    let x: Vec<f64> = (0..d).map(|_| 0.5 * normal(&mut r)).collect();
+    let v: Vec<f64> = (0..d).map(|_| normal(&mut r)).collect();
+    let mut g = vec![0.0; d];
+    reg.full_loss_grad(&x, &mut g).unwrap();
+    let h = 1e-5;
+    for i in 0..d {
+        let mut at = |s: f64| {
+            let mut y = x.clone();
+            y[i] += s;
+            let mut gg = vec![0.0; d];
+            reg.full_loss_grad(&y, &mut gg).unwrap()
+        };
+        let fd = (at(h) - at(-h)) / (2.0 * h);
+        assert!((g[i] - fd).abs() < 1e-6 * (1.0 + fd.abs()), "grad {i}: {} vs {fd}", g[i]);
+    }
+    let mut hv = vec![0.0; d];
+    reg.hvp(&x, &v, &mut hv).unwrap();
+    let (mut gp, mut gm) = (vec![0.0; d], vec![0.0; d]);
+    let xp: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + h * b).collect();
+    let xm: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a - h * b).collect();
+    reg.full_loss_grad(&xp, &mut gp).unwrap();
+    reg.full_loss_grad(&xm, &mut gm).unwrap();
+    for i in 0..d {
+        let fd = (gp[i] - gm[i]) / (2.0 * h);
+        assert!((hv[i] - fd).abs() < 1e-6 * (1.0 + fd.abs()), "hvp {i}: {} vs {fd}", hv[i]);
+    }
+}
+
+fn design(n: usize, d: usize, seed: u64) -> (gradus_models::Dense<f64>, Vec<f64>) {
+    let mut r = rng::seeded(seed);
+    let x = gaussian_matrix::<f64>(n, d, &mut r);
+    let y = (0..n).map(|_| normal(&mut r)).collect();
+    (x, y)
+}
+
+#[test]
+fn every_model_has_exact_derivatives() {
+    let (x, y) = design(12, 7, 1);
+    fd_check(&mut Regression::new(Linear::new(x.clone(), y.clone()).unwrap(), 12, LabelNoise::None).unwrap(), 2);
+    for p in [DiagParam::SquareDifference, DiagParam::Product] {
+        fd_check(&mut Regression::new(DiagonalNet::new(x.clone(), y.clone(), p).unwrap(), 12, LabelNoise::None).unwrap(), 3);
+    }
+    fd_check(&mut Regression::new(TwoLayerNet::new(x.clone(), y.clone(), 5).unwrap(), 12, LabelNoise::None).unwrap(), 4);
+    let obs: Vec<(usize, usize, f64)> = (0..15).map(|k| (k % 4, (k * 7) % 5, (k as f64).sin())).collect();
+    fd_check(&mut Regression::new(MatrixFactorization::new(4, 5, 2, obs).unwrap(), 15, LabelNoise::None).unwrap(), 5);
+}
+
+#[test]
+fn hutchinson_estimators_are_unbiased() {
+    let (x, y) = design(20, 6, 6);
+    let mut reg = Regression::new(TwoLayerNet::new(x, y, 4).unwrap(), 20, LabelNoise::None).unwrap();
+    let d = reg.model.num_params();
+    let mut r = rng::seeded(7);
+    let theta: Vec<f64> = (0..d).map(|_| 0.7 * normal(&mut r)).collect();
+    let mut diag = vec![0.0; d];
+    exact_diag(&mut reg, &theta, &mut diag).unwrap();
+    let tr: f64 = diag.iter().sum();
+    let est = hutchinson_trace(&mut reg, &theta, 4000, &mut r).unwrap();
+    assert!((est.mean - tr).abs() < 4.0 * est.stderr, "{} +- {} vs {tr}", est.mean, est.stderr);
+    assert!(est.stderr < 0.2 * tr.abs().max(1e-3) + 1e-9);
+    let (mut mean, mut se) = (vec![0.0; d], vec![0.0; d]);
+    hutchinson_diag(&mut reg, &theta, 4000, &mut r, &mut mean, &mut se).unwrap();
+    let misses = (0..d).filter(|&i| (mean[i] - diag[i]).abs() > 4.5 * se[i] + 1e-12).count();
+    assert!(misses <= 1, "{misses} of {d} diagonal entries outside 4.5 standard errors");
+    assert!(hutchinson_trace(&mut reg, &theta, 1, &mut r).is_err());
+}
+
+#[test]
+fn trace_is_nonnegative_at_minima_and_closed_forms_hold_on_the_manifold() {
+    // Diagonal net at an interpolating point: choose u, v, then set targets to the outputs.
+    let (x, _) = design(8, 10, 8);
+    let mut r = rng::seeded(9);
+    let theta: Vec<f64> = (0..20).map(|_| normal(&mut r)).collect();
+    let net0 = DiagonalNet::new(x.clone(), vec![0.0; 8], DiagParam::SquareDifference).unwrap();
+    let y: Vec<f64> = (0..8).map(|j| net0.output(&theta, j)).collect();
+    let net = DiagonalNet::new(x, y, DiagParam::SquareDifference).unwrap();
+    let mut reg = Regression::new(net.clone(), 8, LabelNoise::None).unwrap();
+    assert!(reg.train_loss(&theta) < 1e-20);
+    let mut diag = vec![0.0; 20];
+    exact_diag(&mut reg, &theta, &mut diag).unwrap();
+    let tr: f64 = diag.iter().sum();
+    assert!(tr >= 0.0);
+    // At zero loss the exact Hessian equals Gauss-Newton, and the closed forms apply.
+    let mut gn = vec![0.0; 20];
+    reg.gauss_newton_diag(&theta, &mut gn).unwrap();
+    for (a, b) in diag.iter().zip(&gn) {
+        assert!((a - b).abs() < 1e-10 * (1.0 + b.abs()));
+    }
+    assert!((tr - net.trace_closed_form(&theta)).abs() < 1e-9 * tr);
+    assert!((sum_sqrt(&diag) - net.sqrt_diag_closed_form(&theta)).abs() < 1e-9 * sum_sqrt(&diag));
+    // Block measure with singleton blocks is tr(Diag(H)^{1/2}); with one block it is sqrt(D tr H).
+    let singles: Vec<usize> = (0..=20).collect();
+    assert!((block_measure(&diag, &singles) - sum_sqrt(&diag)).abs() < 1e-12);
+    assert!((block_measure(&diag, &[0, 20]) - (20.0 * tr).sqrt()).abs() < 1e-9);
+}
+
+#[test]
+fn paper01_f_minimal_measures_at_fixed_w_by_brute_force() {
+    let (x, y) = design(5, 3, 10);
+    let net = DiagonalNet::new(x, y, DiagParam::SquareDifference).unwrap();
+    let w = [0.8, -0.3, 0.05];
+    let (l1, half) = net.measures_minimum(&w);
+    // Search the one-parameter family (u, v) = (sqrt(w + t^2), t) (or swapped for w < 0).
+    let (mut best_tr, mut best_sq) = (f64::INFINITY, f64::INFINITY);
+    for k in 0..20001 {
+        let t = k as f64 * 1e-4;
+        let mut theta = vec![0.0; 6];
+        for i in 0..3 {
+            let (big, small) = ((w[i].abs() + t * t).sqrt(), t);
+            (theta[i], theta[3 + i]) = if w[i] >= 0.0 { (big, small) } else { (small, big) };
+        }
+        best_tr = best_tr.min(net.trace_closed_form(&theta));
+        best_sq = best_sq.min(net.sqrt_diag_closed_form(&theta));
+    }
+    assert!((best_tr - l1).abs() < 1e-9, "{best_tr} vs {l1}");
+    assert!((best_sq - half).abs() < 1e-9, "{best_sq} vs {half}");
+}
+
+#[test]
+fn paper01_e_label_noise_gradient_has_mean_zero_and_covariance_sigma2_h() {
+    // On the manifold, batch-1 label-noise gradients are -xi grad f_j: mean 0 and
+    // E |g|^2 = sigma^2 tr(H) with H the Gauss-Newton Hessian.
+    let (x, _) = design(6, 4, 11);
+    let theta: Vec<f64> = (0..8).map(|i| 0.3 + 0.1 * i as f64).collect();
+    let net0 = DiagonalNet::new(x.clone(), vec![0.0; 6], DiagParam::SquareDifference).unwrap();
+    let y: Vec<f64> = (0..6).map(|j| net0.output(&theta, j)).collect();
+    let sigma = 0.5;
+    let mut reg = Regression::new(DiagonalNet::new(x, y, DiagParam::SquareDifference).unwrap(), 1, LabelNoise::PlusMinus(sigma)).unwrap();
+    let mut gn = vec![0.0; 8];
+    reg.gauss_newton_diag(&theta, &mut gn).unwrap();
+    let tr: f64 = gn.iter().sum();
+    let mut r = rng::seeded(12);
+    let reps = 200_000;
+    let (mut mean, mut sq) = (vec![0.0; 8], 0.0);
+    let mut g = vec![0.0; 8];
+    for _ in 0..reps {
+        reg.loss_grad(&theta, &mut g, &mut r).unwrap();
+        mean.iter_mut().zip(&g).for_each(|(m, v)| *m += v / reps as f64);
+        sq += g.iter().map(|v| v * v).sum::<f64>() / reps as f64;
+    }
+    let scale = (sigma * sigma * tr).sqrt();
+    assert!(mean.iter().all(|m| m.abs() < 0.02 * scale), "{mean:?}");
+    assert!((sq / (sigma * sigma * tr) - 1.0).abs() < 0.02, "{} vs {}", sq, sigma * sigma * tr);
+}
