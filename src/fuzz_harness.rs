@@ -61,3 +61,72 @@ pub fn optimizer_step(data: &[u8]) {
         }
     }
 }
+
+/// Reads little-endian `f64`s from bytes (raw bits, so every NaN, infinity and subnormal
+/// occurs).
+fn f64s(data: &[u8]) -> Vec<f64> {
+    data.chunks_exact(8).map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect()
+}
+
+/// Every Toeplitz routine on arbitrary first columns, rows and right-hand sides: errors are
+/// fine, panics are not, and a claimed solution must be finite.
+pub fn toeplitz_solvers(data: &[u8]) {
+    use gradus_linalg::toeplitz::{
+        durbin, levinson_solve, pcg_solve, toeplitz_solve_general, GohbergSemencul, LevinsonWorkspace, Preconditioner, RealToeplitzOp,
+    };
+    let v = f64s(data);
+    let n = (v.len() / 3).min(64);
+    if n == 0 {
+        return;
+    }
+    let (t, rest) = v.split_at(n);
+    let (row, b) = rest.split_at(n);
+    let b = &b[..n];
+    if let Ok(d) = durbin(t) {
+        assert!(!d.logdet.is_nan(), "Levinson-Durbin returned a NaN log-determinant without an error");
+    }
+    let mut x = vec![0.0; n];
+    if levinson_solve(t, b, &mut x, &mut LevinsonWorkspace::new(n)).is_ok() {
+        assert!(x.iter().all(|v| !v.is_nan()), "Levinson returned NaN without an error");
+    }
+    let mut row = row.to_vec();
+    row[0] = t[0];
+    if let Ok(x) = toeplitz_solve_general(t, &row, b) {
+        assert!(x.iter().all(|v| v.is_finite()));
+    }
+    if let Ok(mut op) = RealToeplitzOp::new(t, &row) {
+        let mut y = vec![0.0; n];
+        let _ = op.apply(b, &mut y);
+    }
+    if let Ok(mut gs) = GohbergSemencul::new(t) {
+        let bc: Vec<num_complex::Complex64> = b.iter().map(|&v| num_complex::Complex64::new(v, 0.0)).collect();
+        let mut y = bc.clone();
+        let _ = gs.apply(&bc, &mut y);
+    }
+    for kind in [Preconditioner::None, Preconditioner::Chan, Preconditioner::Strang] {
+        let _ = pcg_solve(t, b, kind, 1e-8, 50);
+    }
+}
+
+/// Symmetric eigendecomposition and inverse roots of arbitrary small matrices (made
+/// symmetric from the bytes): an error or a finite root, never a panic.
+pub fn eigh_and_roots(data: &[u8]) {
+    use gradus_linalg::{eigh, matfn::inverse_root_owned, Backend, RootMethod, RootParams};
+    let v = f64s(data);
+    let n = ((v.len() as f64).sqrt() as usize).min(12);
+    if n == 0 {
+        return;
+    }
+    let a = faer::Mat::<f64>::from_fn(n, n, |i, j| 0.5 * (v[i * n + j] + v[j * n + i]));
+    let _ = eigh(a.as_ref(), Backend::Faer, gradus_core::Par::Seq);
+    for method in [RootMethod::Eigh, RootMethod::Newton] {
+        let p = RootParams { method, newton_max_iter: 30, ..Default::default() };
+        if let Ok((x, _)) = inverse_root_owned(a.as_ref(), &p, gradus_core::Par::Seq) {
+            for j in 0..n {
+                for i in 0..n {
+                    assert!(x[(i, j)].is_finite(), "non-finite root accepted");
+                }
+            }
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use gradus::core::Layout;
-use gradus::fuzz_harness::{checkpoint_decode, optimizer_step};
+use gradus::fuzz_harness::{checkpoint_decode, eigh_and_roots, optimizer_step, toeplitz_solvers};
 use gradus::optim::checkpoint::{Checkpoint, encode};
 use gradus::optim::{Agm, Optimizer};
 
@@ -26,6 +26,8 @@ fn replay(target: &str, f: fn(&[u8])) -> usize {
 fn committed_corpus_replays_without_panics() {
     assert!(replay("checkpoint_decode", checkpoint_decode) > 0);
     assert!(replay("optimizer_step", optimizer_step) > 0);
+    assert!(replay("toeplitz_solvers", toeplitz_solvers) > 0);
+    assert!(replay("eigh_roots", eigh_and_roots) > 0);
 }
 
 #[test]

@@ -144,6 +144,37 @@ impl SquaredLossModel for DiagonalNet {
             })
             .sum()
     }
+    fn scratch_len(&self) -> usize {
+        self.dim()
+    }
+
+    /// All outputs from one computation of `w`: `f_j = <w, x_j>` by SIMD dot products.
+    fn outputs(&self, theta: &[f64], rows: &[usize], scratch: &mut [f64], out: &mut [f64]) {
+        self.weights(theta, scratch);
+        for (o, &j) in out.iter_mut().zip(rows) {
+            *o = gradus_kernels::dot(gradus_core::Par::Seq, scratch, self.x.row(j)).unwrap_or(f64::NAN);
+        }
+    }
+
+    /// `s = sum_k weights_k x_{rows_k}` by SIMD axpys, then the chain rule through `w(u, v)`.
+    fn add_grads(&self, theta: &[f64], rows: &[usize], weights: &[f64], scratch: &mut [f64], out: &mut [f64]) {
+        let d = self.dim();
+        scratch.iter_mut().for_each(|v| *v = 0.0);
+        for (&wk, &j) in weights.iter().zip(rows) {
+            // Lengths agree by construction (d columns).
+            let _ = gradus_kernels::axpy(gradus_core::Par::Seq, wk, self.x.row(j), scratch);
+        }
+        for i in 0..d {
+            let (u, v) = (theta[i], theta[d + i]);
+            let (gu, gv) = match self.param {
+                DiagParam::SquareDifference => (2.0 * u, -2.0 * v),
+                DiagParam::Product => (v, u),
+            };
+            out[i] += gu * scratch[i];
+            out[d + i] += gv * scratch[i];
+        }
+    }
+
     fn add_output_hvp(&self, _: &[f64], j: usize, dir: &[f64], scale: f64, out: &mut [f64]) {
         let d = self.dim();
         let x = self.x.row(j);

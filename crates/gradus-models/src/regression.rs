@@ -26,6 +26,25 @@ pub trait SquaredLossModel {
     fn output_grad_dot(&self, theta: &[f64], j: usize, v: &[f64]) -> f64;
     /// `out += scale * (hess f_j(theta)) v`.
     fn add_output_hvp(&self, theta: &[f64], j: usize, v: &[f64], scale: f64, out: &mut [f64]);
+
+    /// Length of the scratch buffer the batched methods below may use.
+    fn scratch_len(&self) -> usize {
+        0
+    }
+
+    /// `out[k] = f_{rows[k]}(theta)`. Models override it to share work across samples.
+    fn outputs(&self, theta: &[f64], rows: &[usize], _scratch: &mut [f64], out: &mut [f64]) {
+        for (o, &j) in out.iter_mut().zip(rows) {
+            *o = self.output(theta, j);
+        }
+    }
+
+    /// `out += sum_k weights[k] grad f_{rows[k]}(theta)`. Models override it to share work.
+    fn add_grads(&self, theta: &[f64], rows: &[usize], weights: &[f64], _scratch: &mut [f64], out: &mut [f64]) {
+        for (&w, &j) in weights.iter().zip(rows) {
+            self.add_output_grad(theta, j, w, out);
+        }
+    }
 }
 
 /// A squared-loss model with minibatches and label noise: the objective optimizers see.
@@ -35,6 +54,9 @@ pub struct Regression<M> {
     pub model: M,
     noise: LabelNoise,
     idx: Vec<usize>,
+    all: Vec<usize>,
+    f: Vec<f64>,
+    scratch: Vec<f64>,
 }
 
 impl<M: SquaredLossModel> Regression<M> {
@@ -46,7 +68,8 @@ impl<M: SquaredLossModel> Regression<M> {
         if batch == 0 || batch > n {
             return Err(Error::hyper("batch", batch as f64, "must lie in 1..=n"));
         }
-        Ok(Regression { model, noise, idx: vec![0; batch] })
+        let scratch = vec![0.0; model.scratch_len()];
+        Ok(Regression { model, noise, idx: vec![0; batch], all: (0..n).collect(), f: vec![0.0; n], scratch })
     }
 
     /// The label noise.
@@ -98,14 +121,17 @@ impl<M: SquaredLossModel> Objective<f64> for Regression<M> {
         self.check(params, grad.len())?;
         let n = self.model.num_samples();
         sample_batch(&mut self.idx, n, rng);
-        grad.iter_mut().for_each(|g| *g = 0.0);
-        let inv = 1.0 / self.idx.len() as f64;
+        let b = self.idx.len();
+        self.model.outputs(params, &self.idx, &mut self.scratch, &mut self.f[..b]);
+        let inv = 1.0 / b as f64;
         let mut loss = 0.0;
-        for &j in &self.idx {
-            let r = self.model.output(params, j) - self.model.target(j) - self.noise.sample(rng);
+        for (f, &j) in self.f[..b].iter_mut().zip(&self.idx) {
+            let r = *f - self.model.target(j) - self.noise.sample(rng);
             loss += 0.5 * r * r * inv;
-            self.model.add_output_grad(params, j, r * inv, grad);
+            *f = r * inv;
         }
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        self.model.add_grads(params, &self.idx, &self.f[..b], &mut self.scratch, grad);
         Ok(loss)
     }
 }
@@ -118,14 +144,16 @@ impl<M: SquaredLossModel> Differentiable<f64> for Regression<M> {
     fn full_loss_grad(&mut self, params: &[f64], grad: &mut [f64]) -> Result<f64> {
         self.check(params, grad.len())?;
         let n = self.model.num_samples();
-        grad.iter_mut().for_each(|g| *g = 0.0);
+        self.model.outputs(params, &self.all, &mut self.scratch, &mut self.f);
         let inv = 1.0 / n as f64;
         let mut loss = 0.0;
-        for j in 0..n {
-            let r = self.model.output(params, j) - self.model.target(j);
+        for (j, f) in self.f.iter_mut().enumerate() {
+            let r = *f - self.model.target(j);
             loss += 0.5 * r * r * inv;
-            self.model.add_output_grad(params, j, r * inv, grad);
+            *f = r * inv;
         }
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        self.model.add_grads(params, &self.all, &self.f, &mut self.scratch, grad);
         Ok(loss)
     }
 
