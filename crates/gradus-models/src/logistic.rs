@@ -84,14 +84,14 @@ impl<T: Scalar> LogisticRegression<T> {
             // d/dz softplus(-y z) = -y sigmoid(-y z)
             let s = -self.y[i] * sigmoid(-m) * inv;
             for (g, &xv) in grad[..d].iter_mut().zip(xi) {
-                *g = s.mul_add(xv, *g);
+                *g += s * xv;
             }
             grad[d] += s;
         }
         let half = T::from_f64(0.5);
         let reg: T = w.iter().map(|&v| v * v).sum::<T>() * self.l2 * half;
         for (g, &wv) in grad[..d].iter_mut().zip(w) {
-            *g = self.l2.mul_add(wv, *g);
+            *g += self.l2 * wv;
         }
         Ok(loss * inv + reg)
     }
@@ -140,12 +140,12 @@ impl<T: Scalar> Differentiable<T> for LogisticRegression<T> {
             let s = sigmoid(z);
             let c = s * (T::ONE - s) * (dot(&v[..d], xi) + v[d]) * inv;
             for (o, &xv) in out[..d].iter_mut().zip(xi) {
-                *o = c.mul_add(xv, *o);
+                *o += c * xv;
             }
             out[d] += c;
         }
         for (o, &vv) in out[..d].iter_mut().zip(v) {
-            *o = self.l2.mul_add(vv, *o);
+            *o += self.l2 * vv;
         }
         Ok(())
     }

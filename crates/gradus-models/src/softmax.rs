@@ -103,7 +103,7 @@ impl<T: Scalar> SoftmaxRegression<T> {
                 let coef = (self.logits[c] - if c == y { T::ONE } else { T::ZERO }) * inv;
                 let xi = self.x.row(i);
                 for (g, &xv) in grad[c * d..(c + 1) * d].iter_mut().zip(xi) {
-                    *g = coef.mul_add(xv, *g);
+                    *g += coef * xv;
                 }
                 grad[k * d + c] += coef;
             }
@@ -111,7 +111,7 @@ impl<T: Scalar> SoftmaxRegression<T> {
         let w = &params[..k * d];
         let reg = w.iter().map(|&v| v * v).sum::<T>() * self.l2 * T::from_f64(0.5);
         for (g, &wv) in grad[..k * d].iter_mut().zip(w) {
-            *g = self.l2.mul_add(wv, *g);
+            *g += self.l2 * wv;
         }
         Ok(loss * inv + reg)
     }
@@ -170,18 +170,18 @@ impl<T: Scalar> Differentiable<T> for SoftmaxRegression<T> {
             let mut pu = T::ZERO;
             for c in 0..k {
                 self.aux[c] = dot(&v[c * d..(c + 1) * d], xi) + v[k * d + c];
-                pu = self.logits[c].mul_add(self.aux[c], pu);
+                pu += self.logits[c] * self.aux[c];
             }
             for c in 0..k {
                 let s = self.logits[c] * (self.aux[c] - pu) * inv;
                 for (o, &xv) in out[c * d..(c + 1) * d].iter_mut().zip(xi) {
-                    *o = s.mul_add(xv, *o);
+                    *o += s * xv;
                 }
                 out[k * d + c] += s;
             }
         }
         for (o, &vv) in out[..k * d].iter_mut().zip(v) {
-            *o = self.l2.mul_add(vv, *o);
+            *o += self.l2 * vv;
         }
         Ok(())
     }

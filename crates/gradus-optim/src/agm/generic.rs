@@ -54,6 +54,7 @@ pub(super) fn block_preconditioner<T: SimdFloat>(opt: &mut Agm<T>, t: u64, j: us
 }
 
 /// One reference step.
+#[inline(always)]
 pub(super) fn step<T: SimdFloat>(opt: &mut Agm<T>, ctx: StepCtx<T>, params: &mut [T], grads: &[T]) {
     let t = ctx.t;
     let gs = ctx.g_scale;

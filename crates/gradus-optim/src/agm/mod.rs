@@ -337,7 +337,9 @@ impl<T: SimdFloat> Optimizer<T> for Agm<T> {
         };
         let ctx = StepCtx { t: self.t + 1, g_scale: T::from_f64(clip) };
         if self.reference_only || !fused::step(self, ctx, params, grads)? {
-            generic::step(self, ctx, params, grads);
+            // Dispatched so the scalar loop is compiled with the machine's FMA: `mul_add` is
+            // otherwise a libm call per element.
+            pulp::Arch::new().dispatch(|| generic::step(self, ctx, params, grads));
         }
         self.t = ctx.t;
         Ok(StepInfo::new(ctx.t, grad_norm, clip, self.cfg.lr))
