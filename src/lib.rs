@@ -9,14 +9,18 @@
 //! |---|---|---|
 //! | [`core`] | `gradus-core` | `Scalar`, `Layout`, `Error`, `Objective`, seeding, `Par` |
 //! | [`kernels`] | `gradus-kernels` | pulp SIMD elementwise kernels and their scalar references |
-//! | [`optim`] | `gradus-optim` | `Agm` (SGD ... Adam ... Adalayer), schedules, `Trainer`, checkpoints |
-//! | [`models`] | `gradus-models` | objectives with exact gradients and Hessian-vector products |
+//! | [`linalg`] | `gradus-linalg` | eigendecomposition, inverse matrix roots, Toeplitz solvers |
+//! | [`optim`] | `gradus-optim` | `Agm` (SGD ... Adam ... Adalayer), `Shampoo`, schedules, `Trainer`, checkpoints |
+//! | [`models`] | `gradus-models` | objectives with exact gradients and HVPs, sharpness, Toeplitz covariance |
+//! | [`dist`] | `gradus-dist` | compressors, error feedback, robust aggregation, LSH screening, federated simulation |
 //! | [`report`] | `gradus-report` | Markdown/CSV tables and SVG plots |
 //!
 //! All crates share one error type, [`Error`].
 
 pub use gradus_core as core;
+pub use gradus_dist as dist;
 pub use gradus_kernels as kernels;
+pub use gradus_linalg as linalg;
 pub use gradus_models as models;
 pub use gradus_optim as optim;
 pub use gradus_report as report;

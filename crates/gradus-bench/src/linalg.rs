@@ -111,7 +111,7 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
         "shampoo" => {
             let layout = Layout::new().matrix("w", n, n).map_err(|e| e.to_string())?;
             let par = if threads > 1 { Par::Rayon } else { Par::Seq };
-            let g: Vec<f32> = (0..n * n).map(|i| ((i % 1013) as f32 / 1013.0 - 0.5)).collect();
+            let g: Vec<f32> = (0..n * n).map(|i| (i % 1013) as f32 / 1013.0 - 0.5).collect();
             for (freq, name) in [(1u64, "shampoo-step-with-roots"), (u64::MAX, "shampoo-step-plain")] {
                 let cfg = ShampooConfig {
                     precondition_frequency: freq,

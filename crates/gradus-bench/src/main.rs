@@ -3,8 +3,22 @@
 //!
 //! Subcommands:
 //! - `optim-step --n N --threads T`: fused kernels, full optimizer steps, STREAM triads.
+//! - `sharpness --d D [--n N]`: diagonal-net training step and Hutchinson probe (paper 01).
+//! - `covariance --what eval|fit --p P [--n N --data FILE]`: Toeplitz likelihood (paper 07).
+//! - `linalg --what eigh|root|levinson|matvec|pcg|shampoo --n N [--dtype --backend]`.
+//! - `aggregate --n N --d D [--f F --reps R --out DIR]`: robust aggregators and LSH hashing.
+//! - `compress --n N [--k-frac F --workers W --what compressors|ef21|all]`: compressor
+//!   throughput and one EF21 round.
+//! - `drag --m M --d D --iters I [--eps E --targets FILE]`, `svgd --n N --d D`: optimal
+//!   transport (paper 08) and particle flows (paper 03).
 
+mod aggregate;
+mod covariance;
+mod compress;
+mod linalg;
+mod sharpness;
 mod optim_step;
+mod ot;
 mod timing;
 
 use std::collections::HashMap;
@@ -41,6 +55,13 @@ fn main() -> ExitCode {
     }
     let result = match cmd.as_str() {
         "optim-step" => optim_step::run(&opts, threads),
+        "linalg" => linalg::run(&opts, threads),
+        "covariance" => covariance::run(&opts),
+        "sharpness" => sharpness::run(&opts, threads),
+        "aggregate" => aggregate::run(&opts, threads),
+        "compress" => compress::run(&opts, threads),
+        "drag" => ot::drag(&opts, threads),
+        "svgd" => ot::svgd(&opts, threads),
         other => Err(format!("unknown subcommand `{other}`")),
     };
     match result {

@@ -14,6 +14,9 @@
 //! Inputs are validated (square, finite, symmetric within a tolerance, positive definite
 //! where required): faer itself does not check, and a NaN would otherwise come back as `Ok`.
 
+// `!(x > 0.0)` is deliberate throughout: it is true for NaN, which must be rejected too.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 mod check;
 pub mod eigh;
 #[cfg(feature = "openblas-system")]

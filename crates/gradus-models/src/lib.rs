@@ -5,6 +5,9 @@
 //! Hessian-vector products, which sharpness measures and tests need). Buffers are caller-owned
 //! and scratch space is allocated at construction: evaluating a model never allocates.
 
+// `!(x > 0.0)` is deliberate throughout: it is true for NaN, which must be rejected too.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod data;
 mod dense;
 mod diag_net;

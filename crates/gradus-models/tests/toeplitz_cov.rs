@@ -20,7 +20,7 @@ type R = rand::rngs::StdRng;
 fn random_theta(model: &SinusoidModel, seed: u64) -> Vec<f64> {
     let mut r = R::seed_from_u64(seed);
     let mut t: Vec<f64> = (0..model.k).map(|_| r.random_range(-4.0..-3.0)).collect();
-    t.extend((0..model.k).map(|_| r.random_range(0.0..6.28)));
+    t.extend((0..model.k).map(|_| r.random_range(0.0..std::f64::consts::TAU)));
     t
 }
 
@@ -177,9 +177,9 @@ fn armijo_gd_decreases_and_amplitude_only_meets_kkt() {
     assert_eq!(&amp.theta[4 * p..], &t0[4 * p..], "frequencies moved");
     let mut g = vec![0.0; 8 * p];
     nll.loss_grad_theta(&amp.theta, &mut g).unwrap();
-    for k in 0..4 * p {
-        let s = amplitude(amp.theta[k], 20.0);
-        let gk = g[k] / (20.0 / (1.0 + (-amp.theta[k]).exp())); // divide out s'(a)
+    for (k, (&a, &gk)) in amp.theta.iter().zip(&g).take(4 * p).enumerate() {
+        let s = amplitude(a, 20.0);
+        let gk = gk / (20.0 / (1.0 + (-a).exp())); // divide out s'(a)
         assert!(gk > -1e-2, "KKT sign violated at {k}: {gk}");
         if s > 1e-2 {
             assert!(gk.abs() < 1e-2, "KKT complementarity at {k}: s = {s}, g = {gk}");
@@ -196,7 +196,7 @@ fn baselines_and_metrics() {
     let s = sample_covariance(&x, 4000, 10);
     let proj = toeplitz_projection(&s, 10);
     assert!(first_row_squared_error(&proj, &truth) < 0.02 * truth[0].norm_sqr());
-    assert_eq!(kl_divergence(&truth, &truth).unwrap().abs() < 1e-12, true);
+    assert!(kl_divergence(&truth, &truth).unwrap().abs() < 1e-12);
     assert!(kl_divergence(&proj, &truth).unwrap() > 0.0);
     // Projection of an exactly Toeplitz S returns its first column.
     let exact: Vec<Complex64> = (0..100).map(|k| { let (i, j) = (k / 10, k % 10); if i >= j { truth[i - j] } else { truth[j - i].conj() } }).collect();

@@ -53,14 +53,10 @@ fn matches_dense_kronecker_reference() {
         let (li, ri) = (newton_root(&l, 1e-3), newton_root(&rr, 1e-3));
         // Kronecker form on the row-major vec(G): (L^{-1/4} (x) R^{-1/4}) vec(G).
         let n = rows * cols;
-        for a in 0..n {
+        for (a, wa) in want.iter_mut().enumerate().take(n) {
             let (i, j) = (a / cols, a % cols);
-            let mut s = 0.0;
-            for b in 0..n {
-                let (k, m) = (b / cols, b % cols);
-                s += li[(i, k)] * ri[(j, m)] * g[b];
-            }
-            want[a] -= 0.1 * s;
+            let s: f64 = g.iter().enumerate().map(|(b, gb)| li[(i, b / cols)] * ri[(j, b % cols)] * gb).sum();
+            *wa -= 0.1 * s;
         }
         opt.step(&mut p, &g).unwrap();
         for (x, y) in p.iter().zip(&want) {

@@ -149,7 +149,10 @@ impl<F: FnMut(&StepRecord<'_, f64>) -> gradus_core::Result<Control>> gradus_opti
     }
 }
 
-fn median_curve(runs: &[Vec<Point>], get: impl Fn(&Point) -> f64) -> (Vec<(f64, f64)>, Vec<(f64, f64, f64)>) {
+/// A median line and its min-max band.
+type Curve = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
+
+fn median_curve(runs: &[Vec<Point>], get: impl Fn(&Point) -> f64) -> Curve {
     let len = runs.iter().map(|r| r.len()).min().unwrap_or(0);
     let mut line = Vec::with_capacity(len);
     let mut band = Vec::with_capacity(len);

@@ -16,9 +16,12 @@ use super::common::{FullLoss, Shared, mean_std};
 use crate::ctx::Ctx;
 
 /// An optimizer of the comparison: a name and how to build it for a learning rate.
+/// Builds an optimizer for a learning rate and layout.
+type Build = fn(f64, Layout) -> gradus_core::Result<Box<dyn Optimizer<f32>>>;
+
 struct Spec {
     name: &'static str,
-    build: fn(f64, Layout) -> gradus_core::Result<Box<dyn Optimizer<f32>>>,
+    build: Build,
 }
 
 fn cfg(name: &str, c: AgmConfig, l: Layout) -> gradus_core::Result<Box<dyn Optimizer<f32>>> {

@@ -128,8 +128,8 @@ impl GohbergSemencul {
         let n = self.n;
         let w_hat = if which_v { &self.v_hat } else { &self.u_hat };
         // L(w)^H x: correlation, IFFT(conj(W) X), keep the first n entries.
-        for k in 0..m {
-            self.buf[k] = w_hat[k].conj() * self.x_hat[k];
+        for ((b, w), x) in self.buf.iter_mut().zip(w_hat).zip(&self.x_hat) {
+            *b = w.conj() * x;
         }
         self.inverse.process_with_scratch(&mut self.buf, &mut self.scratch);
         let inv_m = 1.0 / m as f64;
@@ -138,8 +138,8 @@ impl GohbergSemencul {
         }
         // L(w) z: convolution, IFFT(W FFT(z)), first n entries.
         self.forward.process_with_scratch(&mut self.buf, &mut self.scratch);
-        for k in 0..m {
-            self.buf[k] *= w_hat[k];
+        for (b, w) in self.buf.iter_mut().zip(w_hat) {
+            *b *= w;
         }
         self.inverse.process_with_scratch(&mut self.buf, &mut self.scratch);
         for k in 0..n {
@@ -160,8 +160,8 @@ impl GohbergSemencul {
         self.acc.iter_mut().for_each(|v| *v = Complex64::new(0.0, 0.0));
         self.add_product(false, 1.0);
         self.add_product(true, -1.0);
-        for k in 0..self.n {
-            y[k] = self.acc[k] / self.e;
+        for (yk, a) in y.iter_mut().zip(&self.acc) {
+            *yk = a / self.e;
         }
         Ok(())
     }

@@ -53,7 +53,7 @@ fn basis(i: usize, p: usize, kind: DataKind) -> Vec<(usize, usize, Complex64)> {
     let (lag, imag) = match kind {
         DataKind::Real => (i, false),
         DataKind::Complex if i == 0 => (0, false),
-        DataKind::Complex => ((i + 1) / 2, i % 2 == 0),
+        DataKind::Complex => (i.div_ceil(2), i % 2 == 0),
     };
     if lag == 0 {
         return (0..p).map(|q| (q, q, one)).collect();

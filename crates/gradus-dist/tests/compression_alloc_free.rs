@@ -1,0 +1,127 @@
+//! Compressing allocates nothing: every compressor, and `Trainer::run` with CGD, EF, EF21 and
+//! a sequential `Cluster`, make zero heap allocations after the first step. A counting global
+//! allocator proves it; it counts only on the thread that enables it.
+
+use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gradus_core::{Layout, Par, rng};
+use gradus_dist::compression::{
+    Cgd, Chain, Cluster, Compressor, Ef, Ef21, Ef21Init, Identity, Induced, Method,
+    NaturalCompression, NaturalDithering, Qsgd, RandK, Scaled, ScaledSign, TopK,
+};
+use gradus_models::Quadratic;
+use gradus_optim::{Agm, AgmConfig, Optimizer, Trainer};
+
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
+        if COUNTING.with(|c| c.get()) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
+        if COUNTING.with(|c| c.get()) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    let r = f();
+    COUNTING.with(|c| c.set(false));
+    (r, ALLOCATIONS.load(Ordering::Relaxed) - before)
+}
+
+#[test]
+fn compressors_do_not_allocate() {
+    // Large enough for top-k's sampled path, small enough to be quick.
+    let d = 20_000;
+    let v: Vec<f64> = (0..d).map(|i| ((i * 7919) % 1013) as f64 - 500.0).collect();
+    let mut out = vec![0.0; d];
+    let all: Vec<Box<dyn Compressor<f64>>> = vec![
+        Box::new(Identity::new(d).unwrap()),
+        Box::new(TopK::new(d, 200).unwrap()),
+        Box::new(TopK::new(d, 1).unwrap()),
+        Box::new(RandK::unbiased(d, 200).unwrap()),
+        Box::new(ScaledSign::new(d).unwrap()),
+        Box::new(Qsgd::new(d, 4).unwrap()),
+        Box::new(NaturalDithering::new(d, 4).unwrap()),
+        Box::new(NaturalCompression::new(d).unwrap()),
+        Box::new(Scaled::new::<f64>(RandK::unbiased(d, 20).unwrap()).unwrap()),
+        Box::new(
+            Chain::new(TopK::new(d, 20).unwrap(), NaturalCompression::new(d).unwrap()).unwrap(),
+        ),
+        Box::new(Induced::new(TopK::new(d, 20).unwrap(), RandK::unbiased(d, 20).unwrap()).unwrap()),
+    ];
+    let mut r = rng::seeded(0);
+    for mut c in all {
+        let (res, n) = count(|| c.compress(&v, &mut out, &mut r));
+        res.unwrap();
+        assert_eq!(n, 0, "{} allocated {n} times", c.name());
+    }
+}
+
+fn run_counted<O: Optimizer<f64>>(opt: O, name: &str) {
+    let d = 16;
+    let f = Quadratic::<f64>::ill_conditioned(d, 10.0, 1).unwrap();
+    let mut t = Trainer::new(f, opt, vec![0.0; d], 2).unwrap();
+    t.run(1).unwrap();
+    let (res, n) = count(|| t.run(100));
+    res.unwrap();
+    assert_eq!(n, 0, "{name}: {n} allocations in 100 steps");
+}
+
+#[test]
+fn single_agent_methods_do_not_allocate_per_step() {
+    let (d, l) = (16, || Layout::flat(16).unwrap());
+    run_counted(
+        Cgd::new(l(), RandK::unbiased(d, 4).unwrap(), 0.1, 0).unwrap().with_par(Par::Seq),
+        "cgd",
+    );
+    run_counted(Ef::new(l(), TopK::new(d, 4).unwrap(), 0.1, 0).unwrap().with_par(Par::Seq), "ef");
+    run_counted(
+        Ef21::new(l(), Qsgd::new(d, 2).unwrap(), 0.1, Ef21Init::Gradient, 0)
+            .unwrap()
+            .with_par(Par::Seq),
+        "ef21",
+    );
+}
+
+#[test]
+fn a_sequential_cluster_does_not_allocate_per_round() {
+    let d = 16;
+    for method in [Method::Cgd, Method::Ef, Method::Ef21] {
+        let objs: Vec<_> =
+            (0..4).map(|i| Quadratic::<f64>::ill_conditioned(d, 10.0, i).unwrap()).collect();
+        let cl = Cluster::new(objs, TopK::new(d, 3).unwrap(), method).unwrap().with_par(Par::Seq);
+        let sgd = Agm::<f64>::new(
+            "sgd",
+            AgmConfig { par: Par::Seq, ..AgmConfig::sgd(0.1) },
+            Layout::flat(d).unwrap(),
+        )
+        .unwrap();
+        let mut t = Trainer::new(cl, sgd, vec![0.0; d], 3).unwrap();
+        t.run(1).unwrap();
+        let (res, n) = count(|| t.run(50));
+        res.unwrap();
+        assert_eq!(n, 0, "{method:?}: {n} allocations in 50 rounds");
+    }
+}
