@@ -13,6 +13,7 @@
 //! | [`optim`] | `gradus-optim` | `Agm` (SGD ... Adam ... Adalayer), `Shampoo`, schedules, `Trainer`, checkpoints |
 //! | [`models`] | `gradus-models` | objectives with exact gradients and HVPs, sharpness, Toeplitz covariance |
 //! | [`dist`] | `gradus-dist` | compressors, error feedback, robust aggregation, LSH screening, federated simulation |
+//! | [`ot`] | `gradus-ot` | semi-discrete OT (DRAG), Sinkhorn, particle flows (Langevin, WFR, SVGD), DRO |
 //! | [`report`] | `gradus-report` | Markdown/CSV tables and SVG plots |
 //!
 //! All crates share one error type, [`Error`].
@@ -23,6 +24,7 @@ pub use gradus_kernels as kernels;
 pub use gradus_linalg as linalg;
 pub use gradus_models as models;
 pub use gradus_optim as optim;
+pub use gradus_ot as ot;
 pub use gradus_report as report;
 
 pub use gradus_core::{Error, Layout, Objective, Par, Result, Scalar};

@@ -304,7 +304,10 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
     }
     let adam = (0..reps)
         .into_par_iter()
-        .map(|k| run_adam(&ex1, 0.005, total, rng::derive_seed(rng::derive_seed(seed, 10), k)).map_err(|e| e.to_string()))
+        .map(|k| {
+            run_adam(&ex1, 0.005, total, rng::derive_seed(rng::derive_seed(seed, 10), k))
+                .map_err(|e| e.to_string())
+        })
         .collect::<Result<Vec<_>, String>>()?;
     let adam_pot = final_mean(&adam, 0);
     fixed.row([
@@ -314,8 +317,14 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
         fmt_num(final_mean(&adam, 2)),
         format!("{:.2}", adam_pot / drag_final),
     ]);
-    pplot = pplot.with(Series { dashed: true, ..Series::line("Adam (eps = 0.005)", mean_curve(&adam, 0).0) });
-    mplot = mplot.with(Series { dashed: true, ..Series::line("Adam (eps = 0.005)", mean_curve(&adam, 1).0) });
+    pplot = pplot.with(Series {
+        dashed: true,
+        ..Series::line("Adam (eps = 0.005)", mean_curve(&adam, 0).0)
+    });
+    mplot = mplot.with(Series {
+        dashed: true,
+        ..Series::line("Adam (eps = 0.005)", mean_curve(&adam, 1).0)
+    });
     bar.finish_and_clear();
     report.text(format!(
         "## Decreasing vs fixed regularisation (Example 1, {total} iterations)\n\nSame steps, \
