@@ -490,3 +490,39 @@ fn extreme_finite_values_stay_finite_or_are_refused() {
         assert!(out.iter().all(|x| x.is_finite()), "{}: {out:?}", c.name());
     }
 }
+
+#[test]
+fn scaled_sign_stays_in_its_ball_when_the_scale_underflows() {
+    let mut r = rng::seeded(0);
+    // f32: (1e-45, 0) has ||v||_1 / d = 7e-46, which rounds to 0 in f32.
+    let v32 = [1e-45f32, 0.0];
+    let mut out32 = [1.0f32; 2];
+    let mut c = ScaledSign::new(2).unwrap();
+    let msg = Compressor::<f32>::compress(&mut c, &v32, &mut out32, &mut r).unwrap();
+    let err: f64 = v32.iter().zip(&out32).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
+    let norm: f64 = v32.iter().map(|&a| (a as f64).powi(2)).sum();
+    assert!(err <= 0.5 * norm, "{out32:?}");
+    assert_eq!(msg.nnz, out32.iter().filter(|x| **x != 0.0).count());
+    // f64: one entry of the smallest subnormal among 999 zeros, and a few subnormals.
+    for v in [
+        {
+            let mut v = vec![0.0f64; 1000];
+            v[7] = -5e-324;
+            v
+        },
+        vec![5e-324, -1e-323, 0.0, 2e-323],
+        vec![1e-320, 1e-321, -3e-322],
+    ] {
+        let d = v.len();
+        let mut c = ScaledSign::new(d).unwrap();
+        let mut out = vec![0.0; d];
+        let msg = c.compress(&v, &mut out, &mut r).unwrap();
+        // Scale by an exact power of two so that the squares do not underflow.
+        let s = 2f64.powi(1000);
+        let vs: Vec<f64> = v.iter().map(|x| x * s).collect();
+        let os: Vec<f64> = out.iter().map(|x| x * s).collect();
+        assert!(dist2(&os, &vs) <= (1.0 - 1.0 / d as f64) * sq(&vs), "{v:?} -> {out:?}");
+        assert_eq!(msg.nnz, out.iter().filter(|x| **x != 0.0).count(), "{v:?}");
+        assert!(msg.bits <= 64 + 2 * d as u64);
+    }
+}

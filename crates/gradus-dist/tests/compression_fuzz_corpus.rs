@@ -49,3 +49,10 @@ proptest::proptest! {
         compress(&data);
     }
 }
+
+#[test]
+fn scaled_sign_input_whose_scale_underflows() {
+    // v = (1e-45, 0) in f32: ||v||_1 / d rounds to 0, which would send C(v) = 0 with one
+    // nonzero claimed and leave the ball (eps = 1/2).
+    compress(&[2, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+}

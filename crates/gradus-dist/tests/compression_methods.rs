@@ -406,7 +406,11 @@ fn a_failed_round_changes_no_memory() {
         let before: Vec<Vec<f64>> = (0..2).map(|i| cl.memory(i).unwrap().to_vec()).collect();
         let (server, bits) = (cl.server_estimate().to_vec(), cl.bits_up());
         let err = cl.loss_grad(&x, &mut u, &mut r).unwrap_err();
-        assert_eq!(err, Error::NonFinite { what: "worker gradient", index: 0 });
+        // The error names the worker (1), not the coordinate of the NaN (0).
+        assert_eq!(
+            err,
+            Error::NonFinite { what: "worker gradient (index is the worker)", index: 1 }
+        );
         for (i, b) in before.iter().enumerate() {
             assert_eq!(cl.memory(i).unwrap(), &b[..], "{method:?} worker {i}");
         }
@@ -418,4 +422,56 @@ fn a_failed_round_changes_no_memory() {
         Cluster::new(Vec::<Quadratic<f64>>::new(), TopK::new(4, 1).unwrap(), Method::Ef).is_err()
     );
     assert!(Cluster::new(vec![quad(4, 1)], TopK::new(5, 1).unwrap(), Method::Ef).is_err());
+}
+
+/// `f_i(x) = |x - c_i|^2 / 2` plus noise `N(0, 0.1^2)` per coordinate drawn from the
+/// generator passed in: a gradient costs one pass, and the rng matters.
+#[derive(Clone)]
+struct NoisyShift {
+    c: Vec<f64>,
+}
+
+impl Objective<f64> for NoisyShift {
+    fn dim(&self) -> usize {
+        self.c.len()
+    }
+    fn loss_grad(&mut self, x: &[f64], g: &mut [f64], r: &mut Rng) -> Result<f64> {
+        let mut f = 0.0;
+        for ((g, &x), &c) in g.iter_mut().zip(x).zip(&self.c) {
+            *g = x - c + 0.1 * gradus_models::data::normal(r);
+            f += 0.5 * (x - c) * (x - c);
+        }
+        Ok(f)
+    }
+}
+
+#[test]
+fn cluster_server_sum_over_several_pieces_does_not_depend_on_the_thread_count() {
+    // More than two pieces of the server's parallel sum (PIECE = 2^14) and an odd tail.
+    let (n, d) = (3, 2 * (1 << 14) + 7);
+    let run = |method: Method, par: Par, threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let objs: Vec<_> = (0..n)
+                .map(|i| NoisyShift {
+                    c: (0..d).map(|j| ((i * 7 + j) % 13) as f64 - 6.0).collect(),
+                })
+                .collect();
+            let comp = RandK::contractive(d, d / 3).unwrap();
+            let cl = Cluster::new(objs, comp, method)
+                .unwrap()
+                .with_par(par)
+                .with_init(Ef21Init::Gradient);
+            let sgd = Agm::<f64>::sgd(Layout::flat(d).unwrap(), 0.3).unwrap();
+            let mut t = Trainer::new(cl, sgd, vec![0.0; d], 8).unwrap();
+            t.run(4).unwrap();
+            (t.params().to_vec(), t.objective().server_estimate().to_vec(), t.objective().bits_up())
+        })
+    };
+    for method in [Method::Cgd, Method::Ef, Method::Ef21] {
+        let one = run(method, Par::Rayon, 1);
+        assert!(one.0.iter().any(|&x| x != 0.0));
+        assert_eq!(one, run(method, Par::Rayon, 3), "{method:?}");
+        assert_eq!(one, run(method, Par::Seq, 3), "{method:?}");
+    }
 }

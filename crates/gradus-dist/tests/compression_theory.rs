@@ -37,13 +37,13 @@ fn limits_and_monotonicity() {
     for kappa in KAPPAS {
         let f = fc(kappa);
         // eps = 0: gradient descent with step 2/(L + mu).
-        assert!((rho_ef(&f, 0.0).unwrap() - gd_rate(&f)).abs() < 1e-15);
-        assert!((rho_cgd(&f, 0.0).unwrap() - gd_rate(&f)).abs() < 1e-15);
+        assert!((rho_ef(&f, 0.0).unwrap() - gd_rate(&f).unwrap()).abs() < 1e-15);
+        assert!((rho_cgd(&f, 0.0).unwrap() - gd_rate(&f).unwrap()).abs() < 1e-15);
         assert!((eta_star_ef(&f, 0.0).unwrap() - 2.0 / (f.l + f.mu)).abs() < 1e-15);
         // eps -> 1: the step vanishes and the rate tends to 1.
         assert!(eta_star_ef(&f, 1.0 - 1e-12).unwrap() < 1e-5);
         assert!(rho_ef(&f, 1.0 - 1e-12).unwrap() > 1.0 - 1e-5);
-        let mut prev = gd_rate(&f);
+        let mut prev = gd_rate(&f).unwrap();
         for eps in eps_grid() {
             let r = rho_ef(&f, eps).unwrap();
             assert!(r > prev && r < 1.0, "rho not increasing in eps at kappa {kappa} eps {eps}");
@@ -67,14 +67,14 @@ fn cgd_beats_ef_and_the_old_ef21_bound_is_loose() {
         for eps in eps_grid() {
             let (ef, cgd) = (rho_ef(&f, eps).unwrap(), rho_cgd(&f, eps).unwrap());
             assert!(cgd < ef, "kappa {kappa} eps {eps}: CGD {cgd} vs EF {ef}");
-            assert!(iteration_ratio(ef, cgd) < 1.0);
+            assert!(iteration_ratio(ef, cgd).unwrap() < 1.0);
             let (_, old) = ef21_richtarik(&f, eps).unwrap();
             assert!(old > ef, "previous bound below the tight rate at kappa {kappa} eps {eps}");
-            assert!(iteration_ratio(old, ef) < 1.0);
+            assert!(iteration_ratio(old, ef).unwrap() < 1.0);
         }
         // Paper 06, claim 3 (derived): ln rho_EF / ln rho_CGD -> kappa/(kappa + 1) as eps -> 1.
         let eps = 1.0 - 1e-8;
-        let ratio = iteration_ratio(rho_ef(&f, eps).unwrap(), rho_cgd(&f, eps).unwrap());
+        let ratio = iteration_ratio(rho_ef(&f, eps).unwrap(), rho_cgd(&f, eps).unwrap()).unwrap();
         assert!((ratio - kappa / (kappa + 1.0)).abs() < 1e-3, "kappa {kappa}: {ratio}");
     }
 }
@@ -188,4 +188,37 @@ fn invalid_arguments_are_errors() {
     assert!(
         spectral(Method::Ef, &f, 0.5, 0.1, Grid { lambdas: 1, ts: 3, alternating: 0 }).is_err()
     );
+}
+
+#[test]
+fn function_classes_built_by_hand_are_validated() {
+    let bad = [
+        FunctionClass { mu: 0.0, l: 1.0 },
+        FunctionClass { mu: 2.0, l: 1.0 },
+        FunctionClass { mu: f64::NAN, l: 1.0 },
+        FunctionClass { mu: 0.5, l: f64::INFINITY },
+        FunctionClass { mu: -1.0, l: 1.0 },
+    ];
+    for fc in bad {
+        assert!(rho_ef(&fc, 0.5).is_err(), "{fc:?}");
+        assert!(eta_star_ef(&fc, 0.5).is_err(), "{fc:?}");
+        assert!(rho_cgd(&fc, 0.5).is_err(), "{fc:?}");
+        assert!(eta_star_cgd(&fc, 0.5).is_err(), "{fc:?}");
+        assert!(rho_cgd_scalar(&fc, 0.5, 0.1).is_err(), "{fc:?}");
+        assert!(ef21_richtarik(&fc, 0.5).is_err(), "{fc:?}");
+        assert!(cgd_one_step_2d(&fc, 0.5, 0.1, 4).is_err(), "{fc:?}");
+        assert!(one_step_lyapunov(Method::Ef, &fc, 0.5, 0.1, 4).is_err(), "{fc:?}");
+        let grid = Grid { lambdas: 3, ts: 3, alternating: 0 };
+        assert!(spectral(Method::Ef, &fc, 0.5, 0.1, grid).is_err(), "{fc:?}");
+        assert!(gd_rate(&fc).is_err(), "{fc:?}");
+    }
+}
+
+#[test]
+fn iteration_ratios_need_rates_in_the_open_unit_interval() {
+    let r = iteration_ratio(0.25, 0.5).unwrap();
+    assert!((r - 2.0).abs() < 1e-15, "ln(1/4) / ln(1/2) = 2");
+    for (a, b) in [(0.0, 0.5), (0.5, 1.0), (1.5, 0.5), (0.5, f64::NAN), (-0.1, 0.5)] {
+        assert!(iteration_ratio(a, b).is_err(), "{a} {b}");
+    }
 }

@@ -1,10 +1,11 @@
 //! Aggregators against scalar references, closed forms and invariants (papers 05, 09).
 
 use gradus_core::{Error, Par, rng};
+use gradus_dist::federated::aggregate::weighted_sum;
 use gradus_dist::federated::aggregate::{
     Aggregator, CenteredClipping, Krum, Weiszfeld, WeiszfeldStart,
 };
-use gradus_dist::federated::gram::{GRAM_COLUMNS, gram, sq_dist};
+use gradus_dist::federated::gram::{GRAM_COLUMNS, gram, sq_dist, sq_dist_from_gram};
 use gradus_dist::federated::{NonFinitePolicy, Updates, stack_rows};
 use gradus_models::data::normal;
 use proptest::prelude::*;
@@ -67,7 +68,7 @@ fn gram_matches_direct_inner_products_across_column_pieces() {
     let (n, d) = (6, 3 * GRAM_COLUMNS + 17);
     let x = random_rows(n, d, 5);
     let u = Updates::new(&x, n, d).unwrap();
-    let g = gram(u, Par::Rayon);
+    let g = gram(u, Par::Rayon).unwrap();
     for i in 0..n {
         for j in 0..n {
             let exact: f64 = (0..d).map(|k| x[i * d + k] * x[j * d + k]).sum();
@@ -75,7 +76,7 @@ fn gram_matches_direct_inner_products_across_column_pieces() {
             assert_eq!(g[i * n + j], g[j * n + i]);
         }
         let dd: f64 = (0..d).map(|k| (x[i * d + k] - x[k]).powi(2)).sum();
-        assert!((sq_dist(u.row(i), u.row(0)) - dd).abs() < 1e-9 * dd.max(1.0));
+        assert!((sq_dist(u.row(i), u.row(0)).unwrap() - dd).abs() < 1e-9 * dd.max(1.0));
     }
 }
 
@@ -406,4 +407,159 @@ proptest! {
             prop_assert_eq!(&one, &seq, "{}", rule.name());
         }
     }
+}
+
+#[test]
+fn trimmed_mean_with_a_huge_b_is_an_error_naming_b() {
+    // `2 b` wraps for these b; the precondition must still fail instead of trimming garbage.
+    let (n, d) = (5, 3);
+    let x = random_rows(n, d, 4);
+    let u = Updates::new(&x, n, d).unwrap();
+    for b in [usize::MAX, usize::MAX / 2 + 1, usize::MAX / 2, 3] {
+        for par in [Par::Seq, Par::Rayon] {
+            let err = Aggregator::TrimmedMean { b }.aggregate(u, REJECT, par);
+            assert!(matches!(err, Err(Error::InvalidHyperparameter { field: "b", .. })), "{b}");
+        }
+    }
+    // The boundary: 2b < n is fine, 2b = n - 1 the largest b allowed.
+    assert!(Aggregator::TrimmedMean { b: 2 }.aggregate(u, REJECT, Par::Seq).is_ok());
+    let even = Updates::new(&x[..4 * d], 4, d).unwrap();
+    assert!(Aggregator::TrimmedMean { b: 1 }.aggregate(even, REJECT, Par::Seq).is_ok());
+    assert!(Aggregator::TrimmedMean { b: 2 }.aggregate(even, REJECT, Par::Seq).is_err());
+}
+
+#[test]
+fn krum_with_a_huge_f_is_an_error_naming_f() {
+    let (n, d) = (7, 3);
+    let x = random_rows(n, d, 6);
+    let u = Updates::new(&x, n, d).unwrap();
+    for f in [usize::MAX, usize::MAX - 1, usize::MAX / 2, usize::MAX / 2 + 1, 3] {
+        for neighbours in [None, Some(1)] {
+            let k = Krum { f, m: 1, neighbours };
+            let err = Aggregator::Krum(k).aggregate(u, REJECT, Par::Seq);
+            assert!(
+                matches!(err, Err(Error::InvalidHyperparameter { field: "f", .. })),
+                "f = {f}, {neighbours:?}: {err:?}"
+            );
+        }
+    }
+    // n = 7 > 2f + 2 holds for f = 2.
+    assert!(Aggregator::Krum(Krum::new(2)).aggregate(u, REJECT, Par::Seq).is_ok());
+}
+
+#[test]
+fn krum_default_neighbours_are_n_minus_f_minus_2() {
+    for (n, d, f) in [(5, 40, 1), (9, 30, 2), (12, 500, 3)] {
+        let x = random_rows(n, d, 200 + n as u64);
+        let u = Updates::new(&x, n, d).unwrap();
+        let (scores, order) = krum_reference(&x, n, d, f, n - f - 2);
+        for par in [Par::Seq, Par::Rayon] {
+            let a = Aggregator::Krum(Krum::new(f)).aggregate(u, REJECT, par).unwrap();
+            let b = Aggregator::Krum(Krum { f, m: 1, neighbours: Some(n - f - 2) })
+                .aggregate(u, REJECT, par)
+                .unwrap();
+            assert_eq!(a, b);
+            assert_eq!(a.selected, vec![order[0]]);
+            for (got, want) in a.scores.iter().zip(&scores) {
+                assert!((got - want).abs() < 1e-9 * want);
+            }
+            // One neighbour more is a different rule (byzfl's n - f - 1): other scores.
+            let c = Aggregator::Krum(Krum { f, m: 1, neighbours: Some(n - f - 1) })
+                .aggregate(u, REJECT, par)
+                .unwrap();
+            assert!(c.scores.iter().zip(&a.scores).all(|(c, a)| c > a));
+        }
+    }
+}
+
+#[test]
+fn krum_distances_of_huge_near_parallel_clients_are_not_zero() {
+    // G_ii + G_jj overflows for these clients while every G entry is finite; their
+    // squared distance is b^2 = 1e300, not inf - inf = NaN clamped to 0.
+    let a = 1.1e154;
+    let b = 1e150;
+    let x = vec![a, 0.0, a, b, 0.0, 0.0];
+    let u = Updates::new(&x, 3, 2).unwrap();
+    let g = gram(u, Par::Seq).unwrap();
+    assert!(g.iter().all(|v| v.is_finite()));
+    let direct = sq_dist(u.row(0), u.row(1)).unwrap();
+    assert!((direct - b * b).abs() < 1e-12 * b * b);
+    let from_gram = sq_dist_from_gram(&g, 3, 0, 1).unwrap();
+    assert!((from_gram - b * b).abs() < 1e-6 * b * b, "{from_gram}");
+    let k = Aggregator::Krum(Krum { f: 0, m: 1, neighbours: Some(1) });
+    let out = k.aggregate(u, REJECT, Par::Seq).unwrap();
+    for s in &out.scores[..2] {
+        assert!((s - b * b).abs() < 1e-6 * b * b, "{s}");
+    }
+    assert!((out.scores[2] - a * a).abs() < 1e-12 * a * a);
+}
+
+#[test]
+fn trimmed_mean_and_median_ignore_client_order_with_signed_zeros() {
+    // Columns of signed zeros wide enough for the SIMD compare-exchange (min / max of equal
+    // values return one operand, so -0 and +0 are not ordered by the network).
+    let d = 16;
+    let patterns: [&[f64]; 4] =
+        [&[-0.0, 0.0, 0.0], &[-0.0, -0.0, 0.0], &[0.0, -0.0, -0.0, 0.0], &[-0.0, 0.0, -0.0, 1.0]];
+    for p in patterns {
+        let n = p.len();
+        let b = (n - 1) / 2;
+        let mut outs = Vec::new();
+        for shift in 0..n {
+            for rev in [false, true] {
+                let order: Vec<usize> = (0..n)
+                    .map(|i| if rev { (n - 1 - i + shift) % n } else { (i + shift) % n })
+                    .collect();
+                let x: Vec<f64> = order.iter().flat_map(|&i| vec![p[i]; d]).collect();
+                let u = Updates::new(&x, n, d).unwrap();
+                for par in [Par::Seq, Par::Rayon] {
+                    let out: Vec<Vec<u64>> = [Aggregator::TrimmedMean { b }, Aggregator::Median]
+                        .iter()
+                        .map(|rule| {
+                            let v = rule.aggregate(u, REJECT, par).unwrap().vector;
+                            v.iter().map(|x| x.to_bits()).collect()
+                        })
+                        .collect();
+                    outs.push(out);
+                }
+            }
+        }
+        assert!(outs.windows(2).all(|w| w[0] == w[1]), "{p:?}: {outs:?}");
+    }
+}
+
+#[test]
+fn public_distance_and_sum_helpers_check_their_inputs() {
+    let (n, d) = (3, 4);
+    let x = random_rows(n, d, 8);
+    let u = Updates::new(&x, n, d).unwrap();
+    // weighted_sum: the definition, and errors instead of panics or silent truncation.
+    let w = [0.5, -2.0];
+    let got = weighted_sum(u, &[2, 0], &w, Par::Seq).unwrap();
+    for j in 0..d {
+        assert!((got[j] - (0.5 * x[2 * d + j] - 2.0 * x[j])).abs() < 1e-14);
+    }
+    assert_eq!(weighted_sum(u, &[2, 0], &w, Par::Rayon).unwrap(), got);
+    assert!(matches!(weighted_sum(u, &[3], &[1.0], Par::Seq), Err(Error::InvalidShape { .. })));
+    assert!(matches!(
+        weighted_sum(u, &[0, 1], &[1.0], Par::Seq),
+        Err(Error::LengthMismatch { .. })
+    ));
+    assert!(matches!(
+        weighted_sum(u, &[0, 1], &[1.0, f64::NAN], Par::Seq),
+        Err(Error::NonFinite { index: 1, .. })
+    ));
+    // sq_dist: no truncation to the shorter vector.
+    assert_eq!(
+        sq_dist(&[1.0, 2.0], &[1.0, 2.0, 3.0]),
+        Err(Error::LengthMismatch { what: "vectors of a squared distance", expected: 2, got: 3 })
+    );
+    // sq_dist_from_gram: the definition, and checked shape and indices.
+    let g = gram(u, Par::Seq).unwrap();
+    let dd = sq_dist(u.row(0), u.row(2)).unwrap();
+    assert!((sq_dist_from_gram(&g, n, 0, 2).unwrap() - dd).abs() < 1e-12 * dd);
+    assert!(sq_dist_from_gram(&g, n, 0, 3).is_err());
+    assert!(sq_dist_from_gram(&g, n, 3, 0).is_err());
+    assert!(sq_dist_from_gram(&g[..8], n, 0, 1).is_err());
+    assert!(sq_dist_from_gram(&g, usize::MAX, 0, 1).is_err());
 }

@@ -161,7 +161,7 @@ fn iid_and_dirichlet_splits_partition_the_rows() {
 #[test]
 fn synthetic_generators() {
     let mut r = rng::seeded(1);
-    let (x, y, w) = synthetic::linear_regression(50, 4, 0.0, &mut r);
+    let (x, y, w) = synthetic::linear_regression(50, 4, 0.0, &mut r).unwrap();
     for i in 0..50 {
         let p: f64 = (0..4).map(|j| x[i * 4 + j] * w[j]).sum();
         assert!((p - y[i]).abs() < 1e-12);
@@ -209,5 +209,45 @@ fn committed_fuzz_corpus_replays_without_panics() {
     }
     for cut in [4, 13, 60, 400, bytes.len()] {
         fuzzing::aggregators(&bytes[..cut]);
+    }
+}
+
+#[test]
+fn dataset_shapes_whose_product_overflows_are_errors() {
+    // 2 * 2^63 wraps to 0 = x.len(): the check must not pass.
+    assert!(Dataset::new(vec![], vec![0, 0], 1 << 63, 2).is_err());
+    assert!(Dataset::new(vec![], vec![0; 4], usize::MAX / 2 + 1, 2).is_err());
+}
+
+#[test]
+fn synthetic_sizes_whose_product_overflows_are_errors() {
+    let mut r = rng::seeded(0);
+    assert!(synthetic::linear_regression(usize::MAX, 2, 0.1, &mut r).is_err());
+    assert!(synthetic::linear_regression(3, 2, f64::NAN, &mut r).is_err());
+    assert!(synthetic::gaussian_mixture(1 << 40, 1 << 40, 3, 1.0, &mut r).is_err());
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// A poor man's fuzzer of the aggregator harness, biased towards extreme parameters
+    /// (byte 2 >= 128) and non-finite entries; the harness asserts Seq == Rayon.
+    #[test]
+    fn aggregator_harness_never_panics(
+        head in proptest::collection::vec(proptest::prelude::any::<u8>(), 4),
+        extreme in proptest::prelude::any::<bool>(),
+        vals in proptest::collection::vec(proptest::prop_oneof![
+            proptest::prelude::any::<f64>(),
+            -10.0f64..10.0,
+            proptest::strategy::Just(f64::NAN),
+            proptest::strategy::Just(1e300),
+        ], 0..40),
+    ) {
+        let mut data = head;
+        if extreme {
+            data[2] |= 0x80;
+        }
+        vals.iter().for_each(|v| data.extend_from_slice(&v.to_le_bytes()));
+        fuzzing::aggregators(&data);
     }
 }

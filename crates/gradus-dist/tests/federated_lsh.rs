@@ -163,9 +163,41 @@ fn election_follows_the_ring() {
 
 #[test]
 fn groupings_partition_the_trainers() {
-    assert_eq!(Grouping::RoundRobin.members(7, 3), vec![vec![0, 3, 6], vec![1, 4], vec![2, 5]]);
-    assert_eq!(Grouping::Contiguous.members(7, 3), vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
-    assert_eq!(Grouping::Contiguous.members(4, 3), vec![vec![0, 1], vec![2, 3], vec![]]);
+    let members = |g: Grouping, q, p| g.members(q, p).unwrap();
+    assert_eq!(members(Grouping::RoundRobin, 7, 3), vec![vec![0, 3, 6], vec![1, 4], vec![2, 5]]);
+    assert_eq!(members(Grouping::Contiguous, 7, 3), vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+    assert_eq!(members(Grouping::Contiguous, 4, 3), vec![vec![0, 1], vec![2, 3], vec![]]);
+    assert_eq!(members(Grouping::Contiguous, 2, 4), vec![vec![0], vec![1], vec![], vec![]]);
+}
+
+#[test]
+fn zero_or_unallocatable_groups_are_errors_naming_groups() {
+    for g in [Grouping::RoundRobin, Grouping::Contiguous] {
+        for p in [0, usize::MAX] {
+            let err = g.members(5, p);
+            assert!(matches!(err, Err(Error::InvalidHyperparameter { field: "groups", .. })));
+        }
+    }
+}
+
+#[test]
+fn hash_rows_reports_the_first_bad_row_whatever_the_thread_count() {
+    let h = LshHasher::flat(8, 3, 1).unwrap();
+    let mut x = random(6 * 8, 5);
+    x[4 * 8 + 2] = f64::NAN;
+    x[8 + 7] = f64::INFINITY;
+    let u = Updates::new(&x, 6, 8).unwrap();
+    let want = Error::NonFinite { what: "client vector to hash (index is the row)", index: 1 };
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        for _ in 0..20 {
+            assert_eq!(pool.install(|| h.hash_rows(u, Par::Rayon)), Err(want.clone()));
+        }
+    }
+    assert_eq!(h.hash_rows(u, Par::Seq), Err(want));
+    let ok = Updates::new(&x[2 * 8..4 * 8], 2, 8).unwrap();
+    let codes = h.hash_rows(ok, Par::Rayon).unwrap();
+    assert_eq!(codes, vec![h.hash(ok.row(0)).unwrap(), h.hash(ok.row(1)).unwrap()]);
 }
 
 #[test]
@@ -232,4 +264,42 @@ fn hamming_screen_flags_far_clients_and_separated_clusters() {
         bad.flag(&d, bits),
         Err(gradus_core::Error::InvalidHyperparameter { field: "min_gap", .. })
     ));
+}
+
+#[test]
+fn huge_vectors_hash_like_their_rescaled_copies() {
+    // Long rows, so that the projections of the huge copy overflow without rescaling.
+    let l = Layout::new().vector("b", 256).unwrap().matrix("w", 64, 6).unwrap();
+    let h = LshHasher::new(&l, 8, 3).unwrap();
+    let scale = |v: &[f64], e: i32| v.iter().map(|x| x * 2f64.powi(e)).collect::<Vec<_>>();
+    let mut overflowed = 0;
+    for seed in 0..10 {
+        let base: Vec<f64> = random(l.len(), seed).iter().map(|x| x.clamp(-3.9, 3.9)).collect();
+        let big = scale(&base, 1021);
+        assert!(big.iter().all(|x| x.is_finite()));
+        let planes = h.planes(256).unwrap();
+        overflowed += (0..8)
+            .filter(|&k| {
+                let p: f64 =
+                    planes[k * 256..(k + 1) * 256].iter().zip(&big).map(|(a, b)| a * b).sum();
+                !p.is_finite()
+            })
+            .count();
+        let want = h.hash(&base).unwrap();
+        assert_eq!(h.hash(&big).unwrap(), want, "seed {seed}");
+        assert_eq!(h.hash(&scale(&big, -1000)).unwrap(), want, "seed {seed}");
+        let neg: Vec<f64> = big.iter().map(|x| -x).collect();
+        let flipped = h.hash(&neg).unwrap();
+        let zero_bits = (0..h.bits()).filter(|&i| !want.bit(i) && !flipped.bit(i)).count();
+        assert_eq!(zero_bits, 0, "negation flips every bit of a vector without zero projections");
+    }
+    assert!(overflowed > 0, "the test must exercise overflowing projections");
+}
+
+#[test]
+fn a_huge_r_is_an_error_naming_r() {
+    for r in [usize::MAX, usize::MAX / 2, usize::MAX / 16 + 1, 1 << 62] {
+        let err = LshHasher::new(&layout(), r, 1);
+        assert!(matches!(err, Err(Error::InvalidHyperparameter { field: "r", .. })), "{r}");
+    }
 }

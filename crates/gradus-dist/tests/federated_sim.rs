@@ -1,13 +1,13 @@
 //! Attacks and the federated simulator: definitions, determinism across thread counts, and
 //! the qualitative claims of papers 05 and 09 on a small synthetic task.
 
-use gradus_core::{Layout, Par, rng};
+use gradus_core::{Error, Layout, Par, rng};
 use gradus_dist::federated::aggregate::{Aggregator, Krum, Weiszfeld};
 use gradus_dist::federated::data::{Dataset, split, synthetic};
 use gradus_dist::federated::lshfed::Grouping;
 use gradus_dist::federated::screening::HammingScreen;
 use gradus_dist::federated::sim::{Benchmark, Defense, FedConfig, Federation};
-use gradus_dist::federated::{Attack, LshHasher, Updates};
+use gradus_dist::federated::{Attack, LshHasher, NonFinitePolicy, Updates};
 use gradus_models::data::normal;
 use gradus_optim::{Agm, AgmConfig};
 
@@ -233,4 +233,128 @@ fn invalid_settings_are_errors() {
     assert!(Federation::new(vec![], d.clone(), d.clone()).is_err());
     let other = Dataset::new(vec![0.0; 2], vec![0], 2, 2).unwrap();
     assert!(Federation::new(vec![d.clone()], d, other).is_err());
+}
+
+/// Six clients; client `bad`'s features are scaled by 1e200, so its local SGD overflows and
+/// its training fails with a non-finite gradient.
+fn federation_with_a_diverging_client(bad: usize) -> Federation {
+    let mut r = rng::seeded(21);
+    let all = synthetic::gaussian_mixture(6 * 40 + 200, 6, 3, 1.5, &mut r).unwrap();
+    let pick = |lo: usize, hi: usize| all.subset(&(lo..hi).collect::<Vec<_>>()).unwrap();
+    let clients: Vec<Dataset> = (0..6)
+        .map(|i| {
+            let mut c = pick(40 * i, 40 * (i + 1));
+            if i == bad {
+                c.x.iter_mut().for_each(|x| *x *= 1e200);
+            }
+            c
+        })
+        .collect();
+    Federation::new(clients, pick(240, 300), pick(300, 440)).unwrap()
+}
+
+fn policy_defenses() -> Vec<Defense> {
+    vec![
+        Defense::Aggregate(Aggregator::Mean),
+        Defense::Aggregate(Aggregator::Krum(Krum::new(1))),
+        Defense::LshScreen {
+            r: 4,
+            benchmark: Benchmark::ServerUpdate,
+            screen: HammingScreen::default(),
+            then: Aggregator::Mean,
+        },
+        Defense::LshFed { r: 4, groups: 2, grouping: Grouping::RoundRobin },
+    ]
+}
+
+#[test]
+fn a_client_whose_training_diverges_is_dropped_under_drop_by_every_defense() {
+    let fed = federation_with_a_diverging_client(3);
+    for defense in policy_defenses() {
+        let name = defense.name();
+        let cfg = FedConfig {
+            rounds: 3,
+            participants: 6,
+            local_steps: 3,
+            policy: NonFinitePolicy::Drop,
+            defense,
+            seed: 5,
+            ..FedConfig::default()
+        };
+        let h = fed.run(&cfg, sgd).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!h.diverged, "{name}");
+        assert!(h.params.iter().all(|x| x.is_finite()), "{name}");
+        // From the zero model client 3's gradient is ~1e200 and its second step overflows:
+        // it is dropped in round 0 (later, once the model classifies its batch, its gradient
+        // may vanish and its update be finite). A dropped client counts as excluded for the
+        // rules with per-client decisions.
+        assert_eq!(h.rounds[0].dropped, 1, "{name}: {:?}", h.rounds);
+        for r in &h.rounds {
+            assert!(r.dropped <= 1, "{name}: {:?}", h.rounds);
+            if let Some(flagged) = r.flagged {
+                assert!(flagged >= r.dropped, "{name}");
+            }
+        }
+        // The other clients still train the model.
+        assert!(h.final_accuracy(1) > h.initial_accuracy, "{name}");
+        let pool = |t: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+                .install(|| fed.run(&cfg, sgd).unwrap())
+        };
+        assert_eq!(pool(1), h, "{name}");
+        assert_eq!(pool(3), h, "{name}");
+    }
+}
+
+#[test]
+fn under_reject_a_diverging_client_is_an_error_naming_it_for_every_defense() {
+    let fed = federation_with_a_diverging_client(3);
+    for defense in policy_defenses() {
+        let name = defense.name();
+        let cfg = FedConfig {
+            rounds: 3,
+            participants: 6,
+            local_steps: 3,
+            policy: NonFinitePolicy::Reject,
+            defense,
+            seed: 5,
+            ..FedConfig::default()
+        };
+        for par in [Par::Seq, Par::Rayon] {
+            let err = fed.run(&FedConfig { par, ..cfg.clone() }, sgd);
+            assert!(
+                matches!(err, Err(Error::NonFinite { index: 3, what }) if what.contains("client")),
+                "{name}: {err:?}"
+            );
+        }
+    }
+    // A huge round count is not pre-allocated: round 0 reports the error.
+    let cfg = FedConfig {
+        rounds: usize::MAX,
+        participants: 6,
+        local_steps: 3,
+        policy: NonFinitePolicy::Reject,
+        ..FedConfig::default()
+    };
+    assert!(matches!(fed.run(&cfg, sgd), Err(Error::NonFinite { index: 3, .. })));
+}
+
+#[test]
+fn federations_revalidate_datasets_built_by_hand() {
+    let good = Dataset::new(vec![0.0, 1.0, 2.0, 3.0], vec![0, 1], 2, 3).unwrap();
+    let label = Dataset { y: vec![0, 3], ..good.clone() };
+    let feature = Dataset { x: vec![0.0, f64::NAN, 2.0, 3.0], ..good.clone() };
+    let shape = Dataset { x: vec![0.0; 3], ..good.clone() };
+    for bad in [label, feature, shape] {
+        assert!(
+            Federation::new(vec![good.clone(), bad.clone()], good.clone(), good.clone()).is_err()
+        );
+        assert!(Federation::new(vec![good.clone()], bad.clone(), good.clone()).is_err());
+        assert!(Federation::new(vec![good.clone()], good.clone(), bad).is_err());
+    }
+    let one_class = Dataset::new(vec![0.0, 1.0], vec![0], 2, 1).unwrap();
+    assert!(Federation::new(vec![one_class.clone()], one_class.clone(), one_class).is_err());
 }

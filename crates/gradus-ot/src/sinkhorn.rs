@@ -237,6 +237,10 @@ pub fn sinkhorn(
     let dual = a.iter().zip(&f).map(|(x, y)| x * y).sum::<f64>()
         + b.iter().zip(&g).map(|(x, y)| x * y).sum::<f64>();
     let _ = err;
+    // Extreme (finite) costs or tiny eps can overflow the log-sum-exps: an error, not NaNs.
+    if let Some(index) = f.iter().chain(&g).position(|v| !v.is_finite()) {
+        return Err(gradus_core::Error::NonFinite { what: "Sinkhorn potentials (overflow)", index });
+    }
     Ok(SinkhornResult {
         f,
         g,

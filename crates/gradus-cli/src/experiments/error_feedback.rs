@@ -99,8 +99,8 @@ fn theory_section(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
                 format!("{rho_c:.6}"),
                 format!("{c2:.6}"),
                 format!("{old:.6}"),
-                fmt_num(iteration_ratio(old, rho)),
-                fmt_num(iteration_ratio(rho, rho_c)),
+                fmt_num(iteration_ratio(old, rho)?),
+                fmt_num(iteration_ratio(rho, rho_c)?),
             ]);
         }
     }
@@ -147,8 +147,8 @@ fn theory_section(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
             ef.push((eps, a));
             cgd.push((eps, b));
             old.push((eps, c));
-            r_old.push((eps, iteration_ratio(c, a)));
-            r_cgd.push((eps, iteration_ratio(a, b)));
+            r_old.push((eps, iteration_ratio(c, a)?));
+            r_cgd.push((eps, iteration_ratio(a, b)?));
         }
         let argmin = |v: &[(f64, f64)]| {
             v.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((f64::NAN, f64::NAN))
@@ -161,7 +161,7 @@ fn theory_section(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
             fmt_num(mo.0),
             fmt_num(mc.1),
             fmt_num(mc.0),
-            format!("{:.6}", iteration_ratio(rho_ef(&fc, far)?, rho_cgd(&fc, far)?)),
+            format!("{:.6}", iteration_ratio(rho_ef(&fc, far)?, rho_cgd(&fc, far)?)?),
             format!("{:.6}", kappa / (kappa + 1.0)),
         ]);
         rates = rates

@@ -22,7 +22,8 @@
 //! (minibatches, compressor) from `rng::stream(seed_k, i)`, where `seed_k` is drawn from the
 //! generator of the call; the server sums messages in worker order. Results are therefore
 //! bit-identical for every thread count. A round in which any worker fails changes no
-//! worker memory and no server state.
+//! worker memory and no server state; the error is the first failing worker's in worker
+//! order, and a non-finite gradient or compressor input names the worker as its index.
 
 use gradus_core::validate::same_len;
 use gradus_core::{Error, Objective, Par, Result, Rng, rng};
@@ -188,10 +189,10 @@ where
         let mut r = rng::stream(seed, index as u64);
         let loss = objective.loss_grad(params, &mut s.grad, &mut r)?.to_f64();
         if !loss.is_finite() {
-            return Err(Error::NonFinite { what: "worker loss", index });
+            return Err(Error::NonFinite { what: "worker loss (index is the worker)", index });
         }
-        if let Some(j) = s.grad.iter().position(|g| !g.is_finite()) {
-            return Err(Error::NonFinite { what: "worker gradient", index: j });
+        if s.grad.iter().any(|g| !g.is_finite()) {
+            return Err(Error::NonFinite { what: "worker gradient (index is the worker)", index });
         }
         s.loss = loss;
         match method {
@@ -205,7 +206,13 @@ where
             }
             Method::Ef21 => s.grad.iter_mut().zip(&s.memory).for_each(|(g, &m)| *g -= m),
         }
-        s.message = s.compressor.compress(&s.grad, msg, &mut r)?;
+        // EF's `r_i + g_i` (or EF21's difference) can overflow although both are finite.
+        s.message = s.compressor.compress(&s.grad, msg, &mut r).map_err(|e| match e {
+            Error::NonFinite { .. } => {
+                Error::NonFinite { what: "worker compressor input (index is the worker)", index }
+            }
+            e => e,
+        })?;
         Ok(())
     }
 

@@ -6,6 +6,14 @@
 //! without zero entries), and `||v||_1^2 >= ||v||^2`, so scaled sign is contractive with
 //! `eps = 1 - 1/d` for every input (approached by one dominant entry). One bit per coordinate
 //! plus the scale is sent.
+//!
+//! In floating point the scale is `a` rounded to the wire type. For a normal scale the
+//! relative rounding `|delta| <= u` (unit roundoff) moves the error by at most
+//! `nnz (a delta)^2 <= u^2 ||v||_1^2 / d` beyond the bound, far below the rounding of the
+//! norms themselves. A scale that would be subnormal (or round to zero: `v = (1e-45, 0)` in
+//! `f32` has `a = 7e-46 -> 0`) has lost that relative precision, so such inputs are sent
+//! exactly as top-1 instead (the entry of largest magnitude, one value and its index), whose
+//! error `||v||^2 - max_i v_i^2 <= (1 - 1/d) ||v||^2` keeps the same `eps`.
 
 use gradus_core::{Result, Rng};
 
@@ -25,6 +33,22 @@ impl ScaledSign {
     pub fn new(d: usize) -> Result<Self> {
         check_dim(d)?;
         Ok(ScaledSign { d })
+    }
+}
+
+impl ScaledSign {
+    /// Exact top-1 (first index among equal magnitudes): the fallback for scales that
+    /// underflow (see the module documentation).
+    fn top1<T: WireScalar>(&self, v: &[T], out: &mut [T]) -> Message {
+        let mut best = 0;
+        for (i, x) in v.iter().enumerate() {
+            if x.magnitude_key() > v[best].magnitude_key() {
+                best = i;
+            }
+        }
+        out.iter_mut().for_each(|o| *o = T::ZERO);
+        out[best] = v[best];
+        Message { nnz: 1, bits: message_bits(self.d, 1, T::VALUE_BITS, 0) }
     }
 }
 
@@ -56,6 +80,12 @@ impl<T: WireScalar> Compressor<T> for ScaledSign {
             mean = v.iter().map(|x| x.to_f64().abs() / self.d as f64).sum();
         }
         let scale = T::from_f64(mean);
+        let min_normal_key = 1u64 << (T::KEY_BITS as u64 - T::EXPONENT_BITS);
+        // `l1 > 0` (some entry is non-zero) rather than `mean > 0`: the mean itself may
+        // underflow to zero in f64.
+        if l1 > 0.0 && scale.magnitude_key() < min_normal_key {
+            return Ok(self.top1(v, out));
+        }
         let mut nnz = 0;
         for (o, &x) in out.iter_mut().zip(v) {
             *o = if x > T::ZERO {

@@ -8,6 +8,10 @@
 use gradus_core::{Error, Result};
 
 /// The class `F_{mu,L}` of `L`-smooth, `mu`-strongly convex functions.
+///
+/// The fields are public for reading; every function of this module (and of
+/// [`super::worst_case`]) re-checks `0 < mu <= L < inf` ([`FunctionClass::validate`]), so a
+/// value built by hand cannot produce NaN rates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FunctionClass {
     /// Strong convexity `mu > 0`.
@@ -19,12 +23,19 @@ pub struct FunctionClass {
 impl FunctionClass {
     /// `F_{mu,L}`; errors unless `0 < mu <= L < inf`.
     pub fn new(mu: f64, l: f64) -> Result<Self> {
-        gradus_core::validate::positive("mu", mu)?;
-        gradus_core::validate::positive("L", l)?;
-        if mu > l {
-            return Err(Error::hyper("mu", mu, "must not exceed L"));
+        let fc = FunctionClass { mu, l };
+        fc.validate()?;
+        Ok(fc)
+    }
+
+    /// Errors unless `0 < mu <= L < inf`, naming the field.
+    pub fn validate(&self) -> Result<()> {
+        gradus_core::validate::positive("mu", self.mu)?;
+        gradus_core::validate::positive("L", self.l)?;
+        if self.mu > self.l {
+            return Err(Error::hyper("mu", self.mu, "must not exceed L"));
         }
-        Ok(FunctionClass { mu, l })
+        Ok(())
     }
 
     /// `F_{1/kappa, 1}`.
@@ -51,14 +62,16 @@ pub(crate) fn sqrt_eps(eps: f64) -> Result<f64> {
 
 /// The rate of gradient descent with step `2/(L + mu)`: `((kappa - 1)/(kappa + 1))^2`
 /// (the `eps -> 0` limit of every rate below).
-pub fn gd_rate(fc: &FunctionClass) -> f64 {
+pub fn gd_rate(fc: &FunctionClass) -> Result<f64> {
+    fc.validate()?;
     let k = fc.kappa();
-    ((k - 1.0) / (k + 1.0)).powi(2)
+    Ok(((k - 1.0) / (k + 1.0)).powi(2))
 }
 
 /// The optimal step of EF and of EF21, `eta* = 2/(L + mu) (1 - s)/(1 + s)` (paper 06,
 /// "Optimal step size"; EF and EF21 share it).
 pub fn eta_star_ef(fc: &FunctionClass, eps: f64) -> Result<f64> {
+    fc.validate()?;
     let s = sqrt_eps(eps)?;
     Ok(2.0 / (fc.l + fc.mu) * (1.0 - s) / (1.0 + s))
 }
@@ -67,6 +80,7 @@ pub fn eta_star_ef(fc: &FunctionClass, eps: f64) -> Result<f64> {
 /// `lambda = eta*/(L + mu) [ (1 - s)(L - mu) + (1 + s) sqrt((L - mu)^2 + 16 L mu s/(1 + s)^2) ]`
 /// and `rho = s + (1/4)(1 + s)(L - mu) lambda`.
 pub fn rho_ef(fc: &FunctionClass, eps: f64) -> Result<f64> {
+    fc.validate()?;
     let s = sqrt_eps(eps)?;
     let (l, mu) = (fc.l, fc.mu);
     let eta = eta_star_ef(fc, eps)?;
@@ -90,6 +104,7 @@ pub fn rho_ef_kappa(kappa: f64, eps: f64) -> Result<f64> {
 /// The optimal step of CGD, `eta*_CGD = 2 / ((1 - s) mu + (1 + s) L)` (paper 06, "CGD with
 /// the best step").
 pub fn eta_star_cgd(fc: &FunctionClass, eps: f64) -> Result<f64> {
+    fc.validate()?;
     let s = sqrt_eps(eps)?;
     Ok(2.0 / ((1.0 - s) * fc.mu + (1.0 + s) * fc.l))
 }
@@ -99,6 +114,7 @@ pub fn eta_star_cgd(fc: &FunctionClass, eps: f64) -> Result<f64> {
 /// (paper 06, "CGD with the best step"). It is below [`rho_ef`] for every `0 < eps < 1`,
 /// `kappa > 1` (the paper's `CGD_superiority` certificate).
 pub fn rho_cgd(fc: &FunctionClass, eps: f64) -> Result<f64> {
+    fc.validate()?;
     let s = sqrt_eps(eps)?;
     let ke = fc.kappa() * (1.0 + s) / (1.0 - s);
     Ok(((ke - 1.0) / (ke + 1.0)).powi(2))
@@ -109,6 +125,7 @@ pub fn rho_cgd(fc: &FunctionClass, eps: f64) -> Result<f64> {
 /// `max((1 - eta (1 - s) mu)^2, (1 - eta (1 + s) L)^2)`. A lower bound on the tight rate for
 /// every `eta`, equal to [`rho_cgd`] at `eta*_CGD` (derived here, checked in the tests).
 pub fn rho_cgd_scalar(fc: &FunctionClass, eps: f64, eta: f64) -> Result<f64> {
+    fc.validate()?;
     let s = sqrt_eps(eps)?;
     gradus_core::validate::positive("eta", eta)?;
     let lo = 1.0 - eta * (1.0 - s) * fc.mu;
@@ -121,6 +138,7 @@ pub fn rho_cgd_scalar(fc: &FunctionClass, eps: f64, eta: f64) -> Result<f64> {
 /// `gamma = min(theta / (2 mu), 1 / (L (1 + sqrt(2 beta / theta))))`, rate `1 - gamma mu`.
 /// Returns `(gamma, rate)`.
 pub fn ef21_richtarik(fc: &FunctionClass, eps: f64) -> Result<(f64, f64)> {
+    fc.validate()?;
     let s = sqrt_eps(eps)?;
     let theta = 1.0 - s;
     let beta = eps / (1.0 - s);
@@ -131,6 +149,13 @@ pub fn ef21_richtarik(fc: &FunctionClass, eps: f64) -> Result<(f64, f64)> {
 /// `ln a / ln b`, the quantity of paper 06's Figs 3 and 5: the iterations rate `b` needs to
 /// reach a given accuracy divided by the iterations rate `a` needs. Below 1 means `a` needs
 /// more iterations (e.g. `ln rho_EF / ln rho_CGD < 1`: EF is slower than CGD).
-pub fn iteration_ratio(a: f64, b: f64) -> f64 {
-    a.ln() / b.ln()
+///
+/// Errors unless both rates lie in `(0, 1)`, where the logarithms are finite and negative.
+pub fn iteration_ratio(a: f64, b: f64) -> Result<f64> {
+    for (field, r) in [("a", a), ("b", b)] {
+        if !(r > 0.0 && r < 1.0) {
+            return Err(Error::hyper(field, r, "a linear rate must lie in (0, 1)"));
+        }
+    }
+    Ok(a.ln() / b.ln())
 }

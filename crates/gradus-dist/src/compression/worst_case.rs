@@ -115,6 +115,7 @@ pub fn spectral(
     eta: f64,
     grid: Grid,
 ) -> Result<WorstCase> {
+    fc.validate()?;
     let s = sqrt_eps(eps)?;
     gradus_core::validate::positive("eta", eta)?;
     check_grid(grid.lambdas, "lambdas")?;
@@ -156,6 +157,7 @@ pub fn one_step_lyapunov(
     eta: f64,
     lambdas: usize,
 ) -> Result<WorstCase> {
+    fc.validate()?;
     let s = sqrt_eps(eps)?;
     gradus_core::validate::positive("eta", eta)?;
     check_grid(lambdas, "lambdas")?;
@@ -198,6 +200,7 @@ pub fn one_step_lyapunov(
 /// compressor error of norm `s ||g||`, over `n` directions of `x - x*` (in `[0, pi)`) and
 /// `2n` directions of the error. Returns the rate (`lambda` and `t` are unused).
 pub fn cgd_one_step_2d(fc: &FunctionClass, eps: f64, eta: f64, n: usize) -> Result<WorstCase> {
+    fc.validate()?;
     let s = sqrt_eps(eps)?;
     gradus_core::validate::positive("eta", eta)?;
     check_grid(n, "directions")?;

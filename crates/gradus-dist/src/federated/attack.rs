@@ -6,7 +6,7 @@ use gradus_core::{Error, Par, Result, rng, validate};
 use rand_distr::{Distribution, StandardNormal};
 
 use super::Updates;
-use super::aggregate::weighted_sum;
+use super::aggregate::weighted_sum_rows;
 
 /// An attack run by every Byzantine client of a round.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -176,7 +176,7 @@ fn std(g: &[f64]) -> f64 {
 fn mean_std(u: Updates<'_>, par: Par) -> (Vec<f64>, Vec<f64>) {
     let rows: Vec<usize> = (0..u.n()).collect();
     let w = vec![1.0 / u.n() as f64; u.n()];
-    let mu = weighted_sum(u, &rows, &w, par);
+    let mu = weighted_sum_rows(u, &rows, &w, par);
     let mut var = vec![0.0; u.d()];
     for i in 0..u.n() {
         for ((v, x), m) in var.iter_mut().zip(u.row(i)).zip(&mu) {

@@ -1,5 +1,5 @@
 //! The Gram matrix `G = X X^T` of the client vectors, and the pairwise squared distances
-//! `|x_i - x_j|^2 = G_ii + G_jj - 2 G_ij` it gives (paper 09 §2, Krum; Weiszfeld in
+//! `|x_i - x_j|^2 = (G_ii - G_ij) + (G_jj - G_ij)` it gives (paper 09 §2, Krum; Weiszfeld in
 //! coefficient space).
 //!
 //! One product computes all `n^2` inner products while reading every client vector from
@@ -7,10 +7,17 @@
 //! cut into fixed pieces of [`GRAM_COLUMNS`]; each piece is a lower-triangular faer product
 //! run sequentially, and pieces are summed along a tree that depends only on `d`, so the
 //! result is bit-identical for every thread count.
+//!
+//! The price is cancellation: a squared distance from `G` carries an absolute error of order
+//! `eps * sqrt(d) * max(|x_i|^2, |x_j|^2)` (at worst `d eps` instead of `sqrt(d) eps`), not
+//! relative to `|x_i - x_j|^2`. Distances between clients much closer to each other than to
+//! the origin (relative spread below about `1e-7`) are therefore dominated by rounding; shift
+//! such vectors towards the origin (e.g. subtract a reference update) before aggregating.
 
 use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::{Accum, Mat, MatRef};
-use gradus_core::Par;
+use gradus_core::validate::same_len;
+use gradus_core::{Error, Par, Result};
 use gradus_kernels::SimdFloat;
 use pulp::{Simd, WithSimd};
 
@@ -25,10 +32,19 @@ pub const GRAM_COLUMNS: usize = 1 << 12;
 /// Rounding: each entry is accumulated within pieces by faer's blocked FMA kernels and the
 /// pieces pairwise, so `|G_ij - exact| <~ c * eps * sqrt(d) * |x_i| |x_j|` in practice and
 /// `d * eps * |x_i| |x_j|` at worst.
-pub fn gram(u: Updates<'_>, par: Par) -> Vec<f64> {
+///
+/// Errors (before any work) if `n^2` overflows or the `n x n` result cannot be allocated
+/// (many clients of small dimension: the Gram matrix is larger than the input).
+pub fn gram(u: Updates<'_>, par: Par) -> Result<Vec<f64>> {
     let n = u.n();
+    let len = gram_len(n)?;
+    let mut g = Vec::new();
+    g.try_reserve_exact(len).map_err(|_| Error::InvalidShape {
+        what: "Gram matrix",
+        detail: format!("{n} x {n} doubles cannot be allocated"),
+    })?;
+    g.resize(len, 0.0);
     let lower = gram_range(u, 0, u.d(), par);
-    let mut g = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..=i {
             let v = lower[(i, j)];
@@ -36,7 +52,15 @@ pub fn gram(u: Updates<'_>, par: Par) -> Vec<f64> {
             g[j * n + i] = v;
         }
     }
-    g
+    Ok(g)
+}
+
+/// `n^2`, or an error naming the overflow.
+fn gram_len(n: usize) -> Result<usize> {
+    n.checked_mul(n).ok_or_else(|| Error::InvalidShape {
+        what: "Gram matrix",
+        detail: format!("{n} x {n} overflows usize"),
+    })
 }
 
 fn gram_range(u: Updates<'_>, lo: usize, hi: usize, par: Par) -> Mat<f64> {
@@ -68,17 +92,46 @@ fn gram_range(u: Updates<'_>, lo: usize, hi: usize, par: Par) -> Mat<f64> {
     a
 }
 
-/// Squared distance `G_ii + G_jj - 2 G_ij`, clamped at 0 (rounding can make it slightly
-/// negative for nearly equal vectors).
+/// Squared distance `|x_i - x_j|^2 = (G_ii - G_ij) + (G_jj - G_ij)` from the `n x n`
+/// row-major Gram matrix `g`, clamped at 0 (rounding can make it slightly negative for
+/// nearly equal vectors). See the module documentation for its absolute rounding error.
+///
+/// Errors if `g` is not `n x n` or `i`, `j` are not below `n`.
+pub fn sq_dist_from_gram(g: &[f64], n: usize, i: usize, j: usize) -> Result<f64> {
+    same_len("Gram matrix entries (n * n)", gram_len(n)?, g.len())?;
+    if i >= n || j >= n {
+        return Err(Error::InvalidShape {
+            what: "Gram matrix index",
+            detail: format!("({i}, {j}) is outside {n} x {n}"),
+        });
+    }
+    Ok(sq_dist_at(g, n, i, j))
+}
+
+/// [`sq_dist_from_gram`] for callers that guarantee the shape and indices.
+///
+/// The differences are formed before the sum: `G_ii + G_jj` overflows for two clients of
+/// squared norm above `f64::MAX / 2` even when every entry is finite, and `inf - inf` would
+/// turn their distance into NaN. A NaN can only come from non-finite entries and counts as
+/// infinitely far.
 #[inline]
-pub fn sq_dist_from_gram(g: &[f64], n: usize, i: usize, j: usize) -> f64 {
-    (g[i * n + i] + g[j * n + j] - 2.0 * g[i * n + j]).max(0.0)
+pub(crate) fn sq_dist_at(g: &[f64], n: usize, i: usize, j: usize) -> f64 {
+    let gij = g[i * n + j];
+    let d = (g[i * n + i] - gij) + (g[j * n + j] - gij);
+    if d.is_nan() { f64::INFINITY } else { d.max(0.0) }
 }
 
 /// `|a - b|^2` in one SIMD pass over both vectors (four independent accumulators; the
-/// operation order depends only on the length, so the result is reproducible). `a` and `b`
-/// must have the same length (callers check).
-pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+/// operation order depends only on the length, so the result is reproducible). Errors if
+/// the lengths differ.
+pub fn sq_dist(a: &[f64], b: &[f64]) -> Result<f64> {
+    same_len("vectors of a squared distance", a.len(), b.len())?;
+    Ok(sq_dist_same_len(a, b))
+}
+
+/// [`sq_dist`] for callers that guarantee equal lengths.
+pub(crate) fn sq_dist_same_len(a: &[f64], b: &[f64]) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
     struct K<'a> {
         a: &'a [f64],
         b: &'a [f64],
@@ -110,6 +163,18 @@ pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
             total
         }
     }
-    let n = a.len().min(b.len());
-    pulp::Arch::new().dispatch(K { a: &a[..n], b: &b[..n] })
+    pulp::Arch::new().dispatch(K { a, b })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gram_len;
+
+    #[test]
+    fn gram_sizes_that_overflow_are_errors() {
+        // Updates with 2^32 clients would need 32 GiB of input, so the guard is tested here.
+        assert!(gram_len(1 << 32).is_err());
+        assert!(gram_len(usize::MAX).is_err());
+        assert_eq!(gram_len((1 << 32) - 1).unwrap(), ((1usize << 32) - 1).pow(2));
+    }
 }

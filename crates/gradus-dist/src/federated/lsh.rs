@@ -94,25 +94,32 @@ impl LshHasher {
         if layout.is_empty() {
             return Err(Error::InvalidShape { what: "layout", detail: "no parameters".into() });
         }
+        let too_many = || Error::hyper("r", r as f64, "too many hyperplanes for this layout");
         let mut planes: Vec<(usize, Vec<f64>)> = Vec::new();
         let mut layers = Vec::new();
-        let mut bits = 0;
+        let mut bits: usize = 0;
         for b in layout.blocks() {
             let (rows, cols) = match b.shape {
                 Shape::Vector { len } => (len, 1),
                 Shape::Matrix { rows, cols } => (rows, cols),
             };
+            let layer_bits = r.checked_mul(cols).ok_or_else(too_many)?;
             let idx = match planes.iter().position(|(n, _)| *n == rows) {
                 Some(i) => i,
                 None => {
+                    // `r` is caller-controlled: check the size and ask for the memory before
+                    // drawing, so a huge `r` is an error rather than an abort.
+                    let len = rows.checked_mul(r).ok_or_else(too_many)?;
+                    let mut v = Vec::new();
+                    v.try_reserve_exact(len).map_err(|_| too_many())?;
                     let mut g = rng::stream(seed, rows as u64);
-                    let v = (0..rows * r).map(|_| StandardNormal.sample(&mut g)).collect();
+                    v.extend((0..len).map(|_| -> f64 { StandardNormal.sample(&mut g) }));
                     planes.push((rows, v));
                     planes.len() - 1
                 }
             };
             layers.push(LayerPlan { offset: b.offset, rows, cols, planes: idx, bit_offset: bits });
-            bits += r * cols;
+            bits = bits.checked_add(layer_bits).ok_or_else(too_many)?;
         }
         Ok(LshHasher { r, dim: layout.len(), bits, layers, planes })
     }
@@ -162,61 +169,100 @@ impl LshHasher {
 
     /// Writes the code of `v` into `code` (which must have [`LshHasher::bits`] bits). On
     /// error `code` is unspecified.
+    ///
+    /// A finite `v` whose projections overflow (entries near `f64::MAX`) is hashed as its
+    /// layer scaled by an exact power of two that brings the largest entry into `[1/2, 1)`:
+    /// scaling by a power of two scales every product and partial sum exactly, so the signs,
+    /// and the code, are those of `v` (paper 05: a sign code ignores positive scaling).
     pub fn hash_into(&self, v: &[f64], code: &mut LshCode) -> Result<()> {
         validate::same_len("vector to hash", self.dim, v.len())?;
         validate::same_len("LSH code bits", self.bits, code.bits)?;
         code.words.iter_mut().for_each(|w| *w = 0);
-        let mut suspicious = false;
+        let mut proj = Vec::new();
+        let mut scaled = Vec::new();
         for l in &self.layers {
             let g = &v[l.offset..l.offset + l.rows * l.cols];
-            let planes = &self.planes[l.planes].1;
-            let mut set = |k: usize, j: usize, p: f64| {
-                suspicious |= !p.is_finite();
+            self.project(l, g, &mut proj)?;
+            if proj.iter().any(|p| !p.is_finite()) {
+                // Non-finite input is an error; a finite one overflowed and is rescaled.
+                validate::all_finite("vector to hash", v)?;
+                let max = g.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+                scaled.clear();
+                scaled.extend_from_slice(g);
+                scale_by_pow2(&mut scaled, -(exponent(max) + 1));
+                self.project(l, &scaled, &mut proj)?;
+            }
+            for (idx, &p) in proj.iter().enumerate() {
                 if p > 0.0 {
-                    let bit = l.bit_offset + k * l.cols + j;
+                    let bit = l.bit_offset + idx;
                     code.words[bit / 64] |= 1 << (bit % 64);
-                }
-            };
-            if l.cols == 1 {
-                for k in 0..self.r {
-                    let p =
-                        gradus_kernels::dot(Par::Seq, &planes[k * l.rows..(k + 1) * l.rows], g)?;
-                    set(k, 0, p);
-                }
-            } else {
-                let vt = MatRef::from_column_major_slice(planes.as_slice(), l.rows, self.r);
-                let gm = MatRef::from_row_major_slice(g, l.rows, l.cols);
-                let mut proj = Mat::<f64>::zeros(self.r, l.cols);
-                faer::linalg::matmul::matmul(
-                    proj.as_mut(),
-                    Accum::Replace,
-                    vt.transpose(),
-                    gm,
-                    1.0,
-                    faer::Par::Seq,
-                );
-                for j in 0..l.cols {
-                    for k in 0..self.r {
-                        set(k, j, proj[(k, j)]);
-                    }
                 }
             }
         }
-        // A non-finite projection means a non-finite input, or a finite one that overflows
-        // (whose sign is still meaningful): only the former is an error.
-        if suspicious {
-            validate::all_finite("vector to hash", v)?;
+        Ok(())
+    }
+
+    /// The projections `(G^T v_k)_j` of layer `l` into `out`, hyperplane-major (entry
+    /// `k * cols + j`).
+    fn project(&self, l: &LayerPlan, g: &[f64], out: &mut Vec<f64>) -> Result<()> {
+        let planes = &self.planes[l.planes].1;
+        out.clear();
+        if l.cols == 1 {
+            for k in 0..self.r {
+                out.push(gradus_kernels::dot(Par::Seq, &planes[k * l.rows..(k + 1) * l.rows], g)?);
+            }
+        } else {
+            let vt = MatRef::from_column_major_slice(planes.as_slice(), l.rows, self.r);
+            let gm = MatRef::from_row_major_slice(g, l.rows, l.cols);
+            let mut proj = Mat::<f64>::zeros(self.r, l.cols);
+            faer::linalg::matmul::matmul(
+                proj.as_mut(),
+                Accum::Replace,
+                vt.transpose(),
+                gm,
+                1.0,
+                faer::Par::Seq,
+            );
+            for k in 0..self.r {
+                out.extend((0..l.cols).map(|j| proj[(k, j)]));
+            }
         }
         Ok(())
     }
 
     /// Codes of every row of `u` (rows hashed in parallel under `Par::Rayon`; each code is
     /// computed the same way whatever the thread count).
+    ///
+    /// Errors name the first failing row in index order, whatever the thread count: a
+    /// non-finite row is [`Error::NonFinite`] with the row as index.
     pub fn hash_rows(&self, u: Updates<'_>, par: Par) -> Result<Vec<LshCode>> {
-        if par.is_parallel() {
-            (0..u.n()).into_par_iter().map(|i| self.hash(u.row(i))).collect()
+        let one = |i: usize| {
+            self.hash(u.row(i)).map_err(|e| match e {
+                Error::NonFinite { .. } => {
+                    Error::NonFinite { what: "client vector to hash (index is the row)", index: i }
+                }
+                e => e,
+            })
+        };
+        let codes: Vec<Result<LshCode>> = if par.is_parallel() {
+            (0..u.n()).into_par_iter().map(one).collect()
         } else {
-            (0..u.n()).map(|i| self.hash(u.row(i))).collect()
-        }
+            (0..u.n()).map(one).collect()
+        };
+        codes.into_iter().collect()
     }
+}
+
+/// The binary exponent `e` of a positive finite `x`: `2^e <= x < 2^(e + 1)` (subnormals
+/// report the smallest normal exponent, which only makes the rescaling below milder).
+fn exponent(x: f64) -> i32 {
+    ((x.to_bits() >> 52) & 0x7ff) as i32 - 1023
+}
+
+/// `v *= 2^e`, exact for results in the normal range; applied as two factors so that each
+/// stays a normal number for every `e` in `[-2046, 2046]`.
+fn scale_by_pow2(v: &mut [f64], e: i32) {
+    let pow2 = |k: i32| f64::from_bits(((k + 1023) as u64) << 52);
+    let (a, b) = (e / 2, e - e / 2);
+    v.iter_mut().for_each(|x| *x = *x * pow2(a) * pow2(b));
 }

@@ -17,7 +17,7 @@
 use gradus_core::{Error, Par, Result};
 
 use super::Updates;
-use super::aggregate::weighted_sum;
+use super::aggregate::weighted_sum_rows;
 use super::lsh::{LshCode, LshHasher, hamming};
 use super::sha256::sha256;
 
@@ -110,15 +110,27 @@ pub enum Grouping {
 }
 
 impl Grouping {
-    /// Member row indices of each of `p` groups for `q` trainers.
-    pub fn members(self, q: usize, p: usize) -> Vec<Vec<usize>> {
+    /// Member row indices of each of `p` groups for `q` trainers (groups past the trainers
+    /// are empty). Errors if `p == 0` or the `p` groups cannot be allocated.
+    pub fn members(self, q: usize, p: usize) -> Result<Vec<Vec<usize>>> {
+        if p == 0 {
+            return Err(Error::hyper("groups", 0.0, "need at least one aggregator group"));
+        }
+        let mut out = Vec::new();
+        out.try_reserve_exact(p)
+            .map_err(|_| Error::hyper("groups", p as f64, "too many groups to allocate"))?;
         match self {
-            Grouping::RoundRobin => (0..p).map(|g| (g..q).step_by(p).collect()).collect(),
+            Grouping::RoundRobin => out.extend((0..p).map(|g| (g..q).step_by(p).collect())),
             Grouping::Contiguous => {
                 let size = q.div_ceil(p);
-                (0..p).map(|g| (g * size..((g + 1) * size).min(q)).collect()).collect()
+                // Saturating: `g * size` may pass `q` (even usize) for the empty groups.
+                out.extend((0..p).map(|g| {
+                    let lo = g.saturating_mul(size).min(q);
+                    (lo..(g + 1).saturating_mul(size).min(q)).collect()
+                }));
             }
         }
+        Ok(out)
     }
 }
 
@@ -206,7 +218,7 @@ impl Verifier {
             });
         }
         let members: Vec<Vec<usize>> = grouping
-            .members(u.n(), groups.min(u.n()))
+            .members(u.n(), groups.min(u.n()))?
             .into_iter()
             .filter(|m| !m.is_empty())
             .collect();
@@ -216,7 +228,7 @@ impl Verifier {
         let mut codes = Vec::with_capacity(p);
         for rows in &members {
             let w = vec![1.0 / rows.len() as f64; rows.len()];
-            let mean = weighted_sum(u, rows, &w, par);
+            let mean = weighted_sum_rows(u, rows, &w, par);
             codes.push(self.hasher.hash(&mean)?);
             means.push(mean);
         }

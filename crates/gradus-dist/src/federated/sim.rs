@@ -104,7 +104,10 @@ pub struct FedConfig {
     pub attack: Attack,
     /// The server's defence.
     pub defense: Defense,
-    /// Non-finite client updates: rejected (the run errors) or dropped.
+    /// Non-finite client updates (including a client whose local training hits a non-finite
+    /// value): rejected (the run errors, naming the client id) or dropped (the defence sees
+    /// the other participants; under LSHFed a dropped client keeps its reputation). Applied
+    /// once per round, before every defence.
     pub policy: NonFinitePolicy,
     /// Master seed.
     pub seed: u64,
@@ -147,6 +150,11 @@ pub struct RoundRecord {
     pub code_bits: usize,
     /// Bits the same messages would take as float32 vectors.
     pub full_bits: usize,
+    /// Participants left out because their update was not finite (local training hit a
+    /// non-finite value, or the crafted vector is not finite; [`NonFinitePolicy::Drop`]),
+    /// including those a distance-based rule drops because their squared norm overflows.
+    /// They count as excluded in `flagged` for rules with per-client decisions.
+    pub dropped: usize,
 }
 
 /// The outcome of a run.
@@ -214,13 +222,19 @@ pub struct Federation {
 }
 
 impl Federation {
-    /// Errors unless there is at least one client, no set is empty, and all sets share the
-    /// feature dimension and class count.
+    /// Errors unless there is at least one client, every set is valid
+    /// ([`Dataset::validate`]: the fields are public, so a set may have been built by hand)
+    /// and non-empty, all sets share the feature dimension and class count, and there are at
+    /// least two classes.
     pub fn new(clients: Vec<Dataset>, server: Dataset, test: Dataset) -> Result<Self> {
         if clients.is_empty() {
             return Err(Error::InvalidShape { what: "federation", detail: "no clients".into() });
         }
+        if test.classes < 2 {
+            return Err(Error::hyper("classes", test.classes as f64, "need at least 2 classes"));
+        }
         for (i, c) in clients.iter().chain([&server, &test]).enumerate() {
+            c.validate()?;
             if c.is_empty() || c.dim != test.dim || c.classes != test.classes {
                 return Err(Error::InvalidShape {
                     what: "federation",
@@ -246,7 +260,16 @@ impl Federation {
 
     fn model(&self, data: &Dataset, flip: bool, cfg: &FedConfig) -> Result<SoftmaxRegression<f64>> {
         let k = data.classes;
-        let y = if flip { data.y.iter().map(|&c| k - 1 - c).collect() } else { data.y.clone() };
+        let y = if flip {
+            // Labels are below `k` (checked by `Federation::new`); checked anyway.
+            let flipped = data.y.iter().map(|&c| (k - 1).checked_sub(c));
+            flipped.collect::<Option<Vec<usize>>>().ok_or_else(|| Error::InvalidShape {
+                what: "labels",
+                detail: format!("a label is not below {k}"),
+            })?
+        } else {
+            data.y.clone()
+        };
         let x = Dense::from_row_major(data.len(), data.dim, data.x.clone())?;
         SoftmaxRegression::new(x, y, k, cfg.l2, cfg.batch.clamp(1, data.len()))
     }
@@ -305,7 +328,8 @@ impl Federation {
             }
         }
 
-        let mut rounds = Vec::with_capacity(cfg.rounds);
+        // Not presized: `cfg.rounds` is caller-controlled.
+        let mut rounds = Vec::new();
         let mut diverged = false;
         for t in 0..cfg.rounds {
             if diverged {
@@ -317,6 +341,7 @@ impl Federation {
                     clean_win: None,
                     code_bits: 0,
                     full_bits: 0,
+                    dropped: 0,
                 });
                 continue;
             }
@@ -334,26 +359,39 @@ impl Federation {
             let mut chosen = vec![usize::MAX; n];
             participants.iter().enumerate().for_each(|(pos, &c)| chosen[c] = pos);
             let train = |(i, m): (usize, &mut SoftmaxRegression<f64>)| {
-                local_update(m, &params, cfg, &make_opt, rng::stream(round_seed, i as u64))
-                    .map(|u| (chosen[i], u))
+                let r = rng::stream(round_seed, i as u64);
+                (chosen[i], local_update(m, &params, cfg, &make_opt, r))
             };
             let selected: Vec<(usize, &mut SoftmaxRegression<f64>)> =
                 models.iter_mut().enumerate().filter(|(i, _)| chosen[*i] != usize::MAX).collect();
-            let mut trained: Vec<(usize, Vec<f64>)> = if cfg.par.is_parallel() {
-                selected.into_par_iter().map(train).collect::<Result<_>>()?
+            // Every client's outcome is kept and scanned in participant order, so which error
+            // is reported does not depend on the thread count.
+            let mut trained: Vec<(usize, Result<Vec<f64>>)> = if cfg.par.is_parallel() {
+                selected.into_par_iter().map(train).collect()
             } else {
-                selected.into_iter().map(train).collect::<Result<_>>()?
+                selected.into_iter().map(train).collect()
             };
             trained.sort_by_key(|(pos, _)| *pos);
             let q = participants.len();
-            let byz_pos: Vec<usize> = (0..q).filter(|&p| is_byz(participants[p])).collect();
+            // A client whose local training hit a non-finite value sends a non-finite update;
+            // the policy decides below, after the attack, like for any other such update.
             let mut rows: Vec<f64> = Vec::with_capacity(q * dim);
-            trained.iter().for_each(|(_, u)| rows.extend_from_slice(u));
+            for (_, r) in trained {
+                match r {
+                    Ok(u) => rows.extend_from_slice(&u),
+                    Err(Error::NonFinite { .. }) => rows.resize(rows.len() + dim, f64::NAN),
+                    Err(e) => return Err(e),
+                }
+            }
+            let finite_row = |p: usize| rows[p * dim..(p + 1) * dim].iter().all(|x| x.is_finite());
+            let byz_pos: Vec<usize> = (0..q).filter(|&p| is_byz(participants[p])).collect();
             if !byz_pos.is_empty() {
-                let honest_pos: Vec<usize> = (0..q).filter(|&p| !is_byz(participants[p])).collect();
+                // The adversary sees the honest updates that can be sent (finite ones).
+                let honest_pos: Vec<usize> =
+                    (0..q).filter(|&p| !is_byz(participants[p]) && finite_row(p)).collect();
                 let gather = |pos: &[usize]| {
                     let mut v = Vec::with_capacity(pos.len() * dim);
-                    pos.iter().for_each(|&p| v.extend_from_slice(&trained[p].1));
+                    pos.iter().for_each(|&p| v.extend_from_slice(&rows[p * dim..(p + 1) * dim]));
                     v
                 };
                 let (h, own) = (gather(&honest_pos), gather(&byz_pos));
@@ -372,7 +410,25 @@ impl Federation {
                     rows[p * dim..(p + 1) * dim].copy_from_slice(&crafted[k * dim..(k + 1) * dim]);
                 }
             }
-            let u = Updates::new(&rows, q, dim)?;
+            // The policy, once, before any defence: every defence then sees finite updates.
+            let bad = Updates::new(&rows, q, dim)?.non_finite_rows(cfg.par);
+            if let (NonFinitePolicy::Reject, Some(&p)) = (cfg.policy, bad.first()) {
+                return Err(Error::NonFinite { what: CLIENT_UPDATE, index: participants[p] });
+            }
+            let kept: Vec<usize> = (0..q).filter(|p| bad.binary_search(p).is_err()).collect();
+            if kept.is_empty() {
+                return Err(Error::InvalidShape {
+                    what: "client updates",
+                    detail: format!("round {t}: no finite client update left"),
+                });
+            }
+            if !bad.is_empty() {
+                let mut sub = Vec::with_capacity(kept.len() * dim);
+                kept.iter().for_each(|&p| sub.extend_from_slice(&rows[p * dim..(p + 1) * dim]));
+                rows = sub;
+            }
+            let u = Updates::new(&rows, kept.len(), dim)?;
+            let kept_ids: Vec<usize> = kept.iter().map(|&p| participants[p]).collect();
             let mut rec = RoundRecord {
                 accuracy: 0.0,
                 byzantine: byz_pos.len(),
@@ -381,18 +437,27 @@ impl Federation {
                 clean_win: None,
                 code_bits: 0,
                 full_bits: 0,
+                dropped: bad.len(),
             };
-            let excluded_stats = |excluded: &[usize], rec: &mut RoundRecord| {
-                rec.flagged = Some(excluded.len());
-                rec.true_positives = excluded.iter().filter(|&&p| is_byz(participants[p])).count();
+            // Participants (positions) left out of the update: dropped ones and those whose
+            // row `k` of `u` is not in `used`.
+            let excluded_stats = |used: &[usize], rec: &mut RoundRecord| {
+                let left_out = |p: &usize| match kept.binary_search(p) {
+                    Ok(k) => !used.contains(&k),
+                    Err(_) => true,
+                };
+                let ex: Vec<usize> = (0..q).filter(left_out).collect();
+                rec.flagged = Some(ex.len());
+                rec.true_positives = ex.iter().filter(|&&p| is_byz(participants[p])).count();
             };
             let update = match &cfg.defense {
                 Defense::Aggregate(agg) => {
-                    let a = agg.aggregate(u, cfg.policy, cfg.par)?;
+                    let a = agg
+                        .aggregate(u, cfg.policy, cfg.par)
+                        .map_err(|e| name_client(e, &kept_ids))?;
+                    rec.dropped += a.dropped.len();
                     if !a.selected.is_empty() {
-                        let ex: Vec<usize> =
-                            (0..q).filter(|p| a.selected.binary_search(p).is_err()).collect();
-                        excluded_stats(&ex, &mut rec);
+                        excluded_stats(&a.selected, &mut rec);
                     }
                     a.vector
                 }
@@ -404,28 +469,23 @@ impl Federation {
                         let own = local_update(&mut server, &params, cfg, &make_opt, r)?;
                         benchmark = Some(h.hash(&own)?);
                     }
-                    let finite: Vec<usize> = {
-                        let bad = u.non_finite_rows(cfg.par);
-                        (0..q).filter(|p| bad.binary_search(p).is_err()).collect()
-                    };
-                    let mut dist = Vec::with_capacity(finite.len());
                     let b = benchmark
                         .as_ref()
                         .ok_or_else(|| Error::Unsupported("no benchmark".into()))?;
-                    for &p in &finite {
-                        dist.push(hamming(&h.hash(u.row(p))?, b)?);
-                    }
+                    let codes = h.hash_rows(u, cfg.par).map_err(|e| name_client(e, &kept_ids))?;
+                    let dist = codes.iter().map(|c| hamming(c, b)).collect::<Result<Vec<_>>>()?;
                     let flags = screen.flag(&dist, h.bits())?;
-                    let kept: Vec<usize> =
-                        finite.iter().zip(&flags).filter(|(_, f)| !**f).map(|(&p, _)| p).collect();
-                    let ex: Vec<usize> = (0..q).filter(|p| !kept.contains(p)).collect();
-                    excluded_stats(&ex, &mut rec);
-                    let mut sub = Vec::with_capacity(kept.len() * dim);
-                    kept.iter().for_each(|&p| sub.extend_from_slice(u.row(p)));
-                    let a =
-                        then.aggregate(Updates::new(&sub, kept.len(), dim)?, cfg.policy, cfg.par)?;
-                    rec.code_bits = q * h.bits();
-                    rec.full_bits = q * 32 * dim;
+                    let used: Vec<usize> = (0..u.n()).filter(|&k| !flags[k]).collect();
+                    excluded_stats(&used, &mut rec);
+                    let mut sub = Vec::with_capacity(used.len() * dim);
+                    used.iter().for_each(|&k| sub.extend_from_slice(u.row(k)));
+                    let used_ids: Vec<usize> = used.iter().map(|&k| kept_ids[k]).collect();
+                    let a = then
+                        .aggregate(Updates::new(&sub, used.len(), dim)?, cfg.policy, cfg.par)
+                        .map_err(|e| name_client(e, &used_ids))?;
+                    rec.dropped += a.dropped.len();
+                    rec.code_bits = u.n() * h.bits();
+                    rec.full_bits = u.n() * 32 * dim;
                     if *which == Benchmark::PreviousAggregate
                         && a.vector.iter().all(|x| x.is_finite())
                     {
@@ -437,14 +497,16 @@ impl Federation {
                     let v = verifier
                         .as_mut()
                         .ok_or_else(|| Error::Unsupported("no verifier".into()))?;
-                    let vr = v.round(&participants, u, *groups, *grouping, cfg.par)?;
-                    let winners: Vec<usize> = vr.groups[vr.winner].clone();
-                    let ex: Vec<usize> =
-                        (0..q).filter(|&p| !winners.contains(&participants[p])).collect();
-                    excluded_stats(&ex, &mut rec);
+                    let vr = v
+                        .round(&kept_ids, u, *groups, *grouping, cfg.par)
+                        .map_err(|e| name_client(e, &kept_ids))?;
+                    let winners = &vr.groups[vr.winner];
+                    let used: Vec<usize> =
+                        (0..u.n()).filter(|&k| winners.contains(&kept_ids[k])).collect();
+                    excluded_stats(&used, &mut rec);
                     rec.clean_win = Some(winners.iter().all(|&c| !is_byz(c)));
                     rec.code_bits = vr.bits_to_verifier;
-                    rec.full_bits = (q + vr.groups.len()) * 32 * dim;
+                    rec.full_bits = (u.n() + vr.groups.len()) * 32 * dim;
                     vr.update
                 }
             };
@@ -460,6 +522,26 @@ impl Federation {
             rounds.push(rec);
         }
         Ok(FedHistory { initial_accuracy, rounds, byzantine, params, diverged })
+    }
+}
+
+/// The `what` of the error naming a client whose update is not finite.
+const CLIENT_UPDATE: &str = "client update (index is the client)";
+
+/// A defence's per-client error names a row of the updates it saw (`what` ends in "(index
+/// is the client)" or "(index is the row)"); `ids` maps rows to client ids.
+fn name_client(e: Error, ids: &[usize]) -> Error {
+    match e {
+        Error::NonFinite { what, index } => match ids.get(index) {
+            Some(&id) if what.ends_with("(index is the client)") => {
+                Error::NonFinite { what, index: id }
+            }
+            Some(&id) if what.ends_with("(index is the row)") => {
+                Error::NonFinite { what: CLIENT_UPDATE, index: id }
+            }
+            _ => Error::NonFinite { what, index },
+        },
+        e => e,
     }
 }
 

@@ -103,6 +103,9 @@ pub fn durbin<F: ToeplitzField>(t: &[F]) -> Result<Durbin<F>> {
         errors.push(e);
         logdet += e.ln();
     }
+    if !logdet.is_finite() || poly.iter().any(|v| !v.is_finite()) {
+        return Err(Error::Singular { detail: "Levinson-Durbin overflowed (entries too large)".into() });
+    }
     Ok(Durbin { poly, reflection, errors, logdet })
 }
 
@@ -157,6 +160,14 @@ pub fn levinson_solve<F: ToeplitzField>(
             x[j] = x[j] + mu * a[k - j].conj();
         }
         x[k] = mu;
+    }
+    // Extreme but finite entries can overflow intermediate products while every reflection
+    // coefficient stays below 1 in modulus: report it rather than return garbage.
+    if let Some(index) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Singular { detail: format!("solution overflowed at entry {index} (entries too large)") });
+    }
+    if !logdet.is_finite() {
+        return Err(Error::Singular { detail: "log-determinant overflowed (entries too large)".into() });
     }
     Ok(logdet)
 }

@@ -378,15 +378,20 @@ impl<'p, S: Source> Drag<'p, S> {
         let k = self.k + 1;
         let eps = self.cfg.epsilon.at(self.k);
         let gamma = self.step_size(k);
+        // The weight sum is committed only once the step has succeeded.
+        let mut weight_sum = self.weight_sum;
         let lambda = match self.cfg.averaging {
             Averaging::Uniform => 1.0 / (k as f64 + 1.0),
             Averaging::LastIterate => 1.0,
             Averaging::LogWeighted { omega } => {
                 let wk = ((k + 1) as f64).ln().powf(omega);
-                self.weight_sum += wk;
-                wk / self.weight_sum
+                weight_sum += wk;
+                wk / weight_sum
             }
         };
+        // Samples far outside the targets' scale overflow the scores (|x - y|^2 = inf): reject
+        // the step before anything is written.
+        let overflow = || gradus_core::Error::NonFinite { what: "DRAG softmax (sample too far from the targets)", index: 0 };
         let m = self.problem.len();
         let parallel = self.cfg.par.is_parallel() && m >= 2 * CHUNK;
         let cl = self.problem.cloud();
@@ -395,6 +400,9 @@ impl<'p, S: Source> Drag<'p, S> {
             // Fused path: softmax chunk pieces, then one update pass rescaling each chunk.
             let (mx, s) =
                 cl.softmax(xs, &self.g, 1.0 / eps, &mut self.work, &mut self.stats, parallel);
+            if !(mx.is_finite() && s.is_finite() && s > 0.0) {
+                return Err(overflow());
+            }
             for (sc, st) in self.scales.iter_mut().zip(&self.stats) {
                 *sc = exp_nonpos(st.0 - mx) / s;
             }
@@ -404,6 +412,11 @@ impl<'p, S: Source> Drag<'p, S> {
             for x in xs.chunks_exact(d) {
                 let (mx, s) =
                     cl.softmax(x, &self.g, 1.0 / eps, &mut self.work, &mut self.stats, parallel);
+                if !(mx.is_finite() && s.is_finite() && s > 0.0) {
+                    self.acc.fill(0.0);
+                    self.scales.fill(1.0);
+                    return Err(overflow());
+                }
                 for (sc, st) in self.scales.iter_mut().zip(&self.stats) {
                     *sc = exp_nonpos(st.0 - mx) / (s * nb as f64);
                 }
@@ -449,6 +462,7 @@ impl<'p, S: Source> Drag<'p, S> {
             }
         }
         self.k = k;
+        self.weight_sum = weight_sum;
         Ok(())
     }
 

@@ -6,9 +6,9 @@ use gradus_core::validate::same_len;
 use gradus_core::{Par, Result, validate};
 use rayon::prelude::*;
 
-use super::weighted_sum;
+use super::weighted_sum_rows;
 use crate::federated::Updates;
-use crate::federated::gram::sq_dist;
+use crate::federated::gram::sq_dist_same_len;
 
 /// Centered-clipping settings. The default (`tau = 100`, one iteration, center at the
 /// origin) is byzfl's `CenteredClipping()`.
@@ -54,7 +54,7 @@ pub(crate) fn centered_clipping(
     };
     let m = kept.len() as f64;
     for _ in 0..c.iterations {
-        let dist = |&i: &usize| sq_dist(u.row(i), &v).sqrt();
+        let dist = |&i: &usize| sq_dist_same_len(u.row(i), &v).sqrt();
         let norms: Vec<f64> = if par.is_parallel() {
             kept.par_iter().map(dist).collect()
         } else {
@@ -64,7 +64,7 @@ pub(crate) fn centered_clipping(
         let factors: Vec<f64> =
             norms.iter().map(|&r| if r > c.tau { c.tau / r } else { 1.0 }).collect();
         let weights: Vec<f64> = factors.iter().map(|f| f / m).collect();
-        let mut next = weighted_sum(u, kept, &weights, par);
+        let mut next = weighted_sum_rows(u, kept, &weights, par);
         let keep = 1.0 - factors.iter().sum::<f64>() / m;
         gradus_kernels::axpy(par, keep, &v, &mut next)?;
         v = next;

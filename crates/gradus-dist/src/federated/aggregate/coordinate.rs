@@ -5,7 +5,9 @@
 //! [`SORT_TILE`] columns (one client per buffer row) and sorts every column at once with a
 //! Batcher odd-even merge network whose compare-exchanges are SIMD `min` / `max` across the
 //! tile's columns, then sums each column's middle in sorted order. Both rules therefore
-//! return exactly the same bits for any order of the clients.
+//! return exactly the same bits for any order of the clients. (Signed zeros compare equal,
+//! so the network may place `-0` and `+0` either way, or duplicate one over the other; the
+//! sums start at `+0`, where `+0 + -0 = +0`, so this never shows in the output.)
 
 use gradus_core::Par;
 use pulp::{Simd, WithSimd};
@@ -126,10 +128,12 @@ impl WithSimd for SortColumns<'_> {
     }
 }
 
-/// Coordinate-wise trimmed mean: sort each column, average entries `b .. m - b`.
+/// Coordinate-wise trimmed mean: sort each column, average entries `b .. m - b`. The caller
+/// has checked `2b < m`.
 pub(crate) fn trimmed_mean(u: Updates<'_>, kept: &[usize], b: usize, par: Par) -> Vec<f64> {
     let m = kept.len();
-    let inv = 1.0 / (m - 2 * b) as f64;
+    debug_assert!(b < m.div_ceil(2));
+    let inv = 1.0 / (m - b - b) as f64;
     let pairs = batcher_pairs(m);
     let arch = pulp::Arch::new();
     let mut out = vec![0.0; u.d()];
@@ -141,6 +145,8 @@ pub(crate) fn trimmed_mean(u: Updates<'_>, kept: &[usize], b: usize, par: Par) -
             buf.extend_from_slice(&u.row(r)[lo..lo + w]);
         }
         arch.dispatch(SortColumns { buf, w, pairs: &pairs });
+        // The sums start at +0, so a column whose middle is all zeros gives +0 whatever the
+        // signs of those zeros (which the SIMD min / max may order either way).
         o.iter_mut().for_each(|x| *x = 0.0);
         for row in buf[b * w..(m - b) * w].chunks_exact(w) {
             for (x, v) in o.iter_mut().zip(row) {

@@ -7,13 +7,19 @@
 //!
 //! Every iterate is a convex combination `z = X^T w` of the client vectors (or `0` at a zero
 //! start), so with the Gram matrix `G = X X^T` the distances are
-//! `|z - x_i|^2 = w^T G w - 2 (G w)_i + G_ii`: after the one product that builds `G`, an
-//! iteration costs `O(n^2)` instead of a pass over `n x d` memory, and the tolerance can be
-//! tight at no extra cost. `z` itself is formed once at the end.
+//! `|z - x_i|^2 = (w^T G w - (G w)_i) + (G_ii - (G w)_i)`: after the one product that builds
+//! `G`, an iteration costs `O(n^2)` instead of a pass over `n x d` memory. `z` itself is
+//! formed once at the end.
+//!
+//! These distances inherit the cancellation of Gram-space distances
+//! ([`crate::federated::gram`]): their squares carry an absolute error of order
+//! `eps * sqrt(d) * max_i |x_i|^2`. A tolerance below that level relative to the objective is
+//! not meaningful, and clients clustered far from the origin (spread below about `1e-7` of
+//! their norm) should be shifted towards the origin first.
 
 use gradus_core::{Error, Par, Result, validate};
 
-use super::{Aggregate, weighted_sum};
+use super::{Aggregate, weighted_sum_rows};
 use crate::federated::Updates;
 
 /// Where Weiszfeld starts.
@@ -75,7 +81,10 @@ fn distances(gk: &[f64], m: usize, w: &[f64], gw: &mut [f64], dist: &mut [f64]) 
     let wgw: f64 = (0..m).map(|i| w[i] * gw[i]).sum();
     let mut total = 0.0;
     for i in 0..m {
-        dist[i] = (wgw - 2.0 * gw[i] + gk[i * m + i]).max(0.0).sqrt();
+        // Differences first, as in `gram::sq_dist_at`: the sum of two squared norms can
+        // overflow while the distance does not; NaN (from inf - inf) counts as far.
+        let sq = (wgw - gw[i]) + (gk[i * m + i] - gw[i]);
+        dist[i] = if sq.is_nan() { f64::INFINITY } else { sq.max(0.0).sqrt() };
         total += dist[i];
     }
     total
@@ -119,7 +128,7 @@ pub(crate) fn geometric_median(
             break;
         }
     }
-    let vector = weighted_sum(u, kept, &w, par);
+    let vector = weighted_sum_rows(u, kept, &w, par);
     Ok(Aggregate {
         vector,
         dropped,

@@ -7,9 +7,9 @@
 
 use gradus_core::{Error, Par, Result};
 
-use super::{Aggregate, weighted_sum};
+use super::{Aggregate, weighted_sum_rows};
 use crate::federated::Updates;
-use crate::federated::gram::sq_dist_from_gram;
+use crate::federated::gram::sq_dist_at;
 
 /// Krum settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,9 @@ impl Krum {
     }
 
     fn check_n(&self, n: usize) -> Result<usize> {
-        if n <= 2 * self.f + 2 {
+        // `n > 2f + 2` in checked arithmetic: `2f + 2` wraps for huge `f`.
+        let need = self.f.checked_mul(2).and_then(|t| t.checked_add(2));
+        if need.is_none_or(|need| n <= need) {
             return Err(Error::hyper(
                 "f",
                 self.f as f64,
@@ -55,7 +57,11 @@ impl Krum {
         if self.m > n {
             return Err(Error::hyper("m", self.m as f64, "multi-Krum needs m <= n"));
         }
-        let nb = self.neighbours.unwrap_or(n - self.f - 2);
+        // n > 2f + 2 >= f + 2, so the default cannot underflow.
+        let nb = match self.neighbours {
+            Some(nb) => nb,
+            None => n - self.f - 2,
+        };
         if nb >= n {
             return Err(Error::hyper("neighbours", nb as f64, "need neighbours < n"));
         }
@@ -77,7 +83,7 @@ pub(crate) fn krum(
     let mut row = Vec::with_capacity(kept.len());
     for &i in kept {
         row.clear();
-        row.extend(kept.iter().filter(|&&j| j != i).map(|&j| sq_dist_from_gram(g, n, i, j)));
+        row.extend(kept.iter().filter(|&&j| j != i).map(|&j| sq_dist_at(g, n, i, j)));
         row.select_nth_unstable_by(nb - 1, f64::total_cmp);
         let mut near = row[..nb].to_vec();
         // Sorting before summing makes the score independent of the client order.
@@ -91,7 +97,7 @@ pub(crate) fn krum(
     let vector = if k.m == 1 {
         u.row(selected[0]).to_vec()
     } else {
-        weighted_sum(u, &selected, &vec![1.0 / k.m as f64; k.m], par)
+        weighted_sum_rows(u, &selected, &vec![1.0 / k.m as f64; k.m], par)
     };
     Ok(Aggregate {
         vector,

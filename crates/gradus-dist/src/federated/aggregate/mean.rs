@@ -6,7 +6,7 @@
 //! Pieces are fixed whatever the thread count: results are bit-identical under `Par::Seq`
 //! and any rayon pool.
 
-use gradus_core::Par;
+use gradus_core::{Error, Par, Result, validate};
 use gradus_kernels::SimdFloat;
 use gradus_kernels::chunk::CHUNK;
 use pulp::{Simd, WithSimd};
@@ -28,12 +28,19 @@ impl WithSimd for Rows4<'_> {
     fn with_simd<S: Simd>(self, s: S) -> bool {
         let Rows4 { o, x, w, k } = self;
         let (oh, ot) = f64::as_simd_mut::<S>(o);
-        let xs: Vec<(&[S::f64s], &[f64])> = x[..k].iter().map(|r| f64::as_simd::<S>(r)).collect();
-        let wv: Vec<S::f64s> = w[..k].iter().map(|&c| f64::splat(s, c)).collect();
+        // Fixed arrays: this runs once per piece and group of four rows, so no allocation.
+        let empty: (&[S::f64s], &[f64]) = (&[], &[]);
+        let mut xs = [empty; 4];
+        let mut wv = [f64::splat(s, 0.0); 4];
+        for j in 0..k {
+            xs[j] = f64::as_simd::<S>(x[j]);
+            wv[j] = f64::splat(s, w[j]);
+        }
+        let (xs, wv) = (&xs[..k], &wv[..k]);
         let mut poison = f64::splat(s, 0.0);
         for (i, ov) in oh.iter_mut().enumerate() {
             let mut acc = *ov;
-            for (r, c) in xs.iter().zip(&wv) {
+            for (r, c) in xs.iter().zip(wv) {
                 let v = r.0[i];
                 acc = f64::vfma(s, *c, v, acc);
                 // v - v is 0 for finite v and NaN otherwise; NaN sticks.
@@ -104,9 +111,29 @@ fn weighted_sum_checked(
 
 /// `sum_k weights[k] * x_{rows[k]}`, accumulated per column piece in the order of `rows`.
 ///
-/// `rows` and `weights` should have equal lengths (extra entries of the longer one are
-/// ignored) and index rows of `u`. Non-finite entries propagate into the result.
-pub fn weighted_sum(u: Updates<'_>, rows: &[usize], weights: &[f64], par: Par) -> Vec<f64> {
+/// Errors if `rows` and `weights` differ in length, a row index is not below `u.n()`, or a
+/// weight is not finite. Non-finite entries of the rows propagate into the result.
+pub fn weighted_sum(u: Updates<'_>, rows: &[usize], weights: &[f64], par: Par) -> Result<Vec<f64>> {
+    validate::same_len("weights (one per row)", rows.len(), weights.len())?;
+    if let Some(&bad) = rows.iter().find(|&&r| r >= u.n()) {
+        return Err(Error::InvalidShape {
+            what: "rows of a weighted sum",
+            detail: format!("row {bad} is not below n = {}", u.n()),
+        });
+    }
+    validate::all_finite("weights", weights)?;
+    Ok(weighted_sum_rows(u, rows, weights, par))
+}
+
+/// [`weighted_sum`] for callers that guarantee its preconditions (equal lengths, rows in
+/// range).
+pub(crate) fn weighted_sum_rows(
+    u: Updates<'_>,
+    rows: &[usize],
+    weights: &[f64],
+    par: Par,
+) -> Vec<f64> {
+    debug_assert!(rows.len() == weights.len() && rows.iter().all(|&r| r < u.n()));
     weighted_sum_checked(u, rows, weights, par).0
 }
 

@@ -26,6 +26,7 @@ pub use clipping::CenteredClipping;
 pub use geomed::{Weiszfeld, WeiszfeldStart};
 pub use krum::Krum;
 pub use mean::weighted_sum;
+pub(crate) use mean::weighted_sum_rows;
 
 use gradus_core::{Error, Par, Result};
 
@@ -135,7 +136,7 @@ impl Aggregator {
                         let kept = apply_policy(u.n(), &bad, policy)?;
                         self.check_count(kept.len())?;
                         let w = vec![1.0 / kept.len() as f64; kept.len()];
-                        Ok(Aggregate::plain(weighted_sum(u, &kept, &w, par), bad))
+                        Ok(Aggregate::plain(weighted_sum_rows(u, &kept, &w, par), bad))
                     }
                 }
             }
@@ -188,7 +189,8 @@ impl Aggregator {
             });
         }
         if let Aggregator::TrimmedMean { b } = self {
-            if 2 * b >= m {
+            // `2b < m` without forming `2b`, which wraps for huge `b`.
+            if *b >= m.div_ceil(2) {
                 return Err(Error::hyper(
                     "b",
                     *b as f64,
@@ -207,7 +209,7 @@ fn gram_and_kept(
     policy: NonFinitePolicy,
     par: Par,
 ) -> Result<(Vec<f64>, Vec<usize>, Vec<usize>)> {
-    let g = gram(u, par);
+    let g = gram(u, par)?;
     let n = u.n();
     let bad: Vec<usize> = (0..n).filter(|&i| !g[i * n + i].is_finite()).collect();
     if let (NonFinitePolicy::Reject, Some(&i)) = (policy, bad.first()) {

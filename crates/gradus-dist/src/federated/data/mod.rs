@@ -11,6 +11,10 @@ use gradus_core::{Error, Result};
 
 /// A classification set: `len` rows of `dim` features (row-major) with labels in
 /// `0..classes`.
+///
+/// The fields are public for reading; a value built or changed by hand may break these
+/// invariants, so consumers that rely on them ([`crate::federated::sim::Federation::new`])
+/// re-check them with [`Dataset::validate`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// Features, row-major `len x dim`.
@@ -27,18 +31,31 @@ impl Dataset {
     /// Checks shapes and labels: `x.len() == y.len() * dim`, `dim > 0`, labels below
     /// `classes`, finite features.
     pub fn new(x: Vec<f64>, y: Vec<usize>, dim: usize, classes: usize) -> Result<Self> {
-        if dim == 0 {
+        let set = Dataset { x, y, dim, classes };
+        set.validate()?;
+        Ok(set)
+    }
+
+    /// Checks the invariants of [`Dataset::new`] (for values built or changed through the
+    /// public fields).
+    pub fn validate(&self) -> Result<()> {
+        let Dataset { x, y, dim, classes } = self;
+        if *dim == 0 {
             return Err(Error::InvalidShape { what: "dataset", detail: "zero features".into() });
         }
-        gradus_core::validate::same_len("dataset features (rows * dim)", y.len() * dim, x.len())?;
-        gradus_core::validate::all_finite("dataset features", &x)?;
-        if let Some(i) = y.iter().position(|&c| c >= classes) {
+        let want = y.len().checked_mul(*dim).ok_or_else(|| Error::InvalidShape {
+            what: "dataset",
+            detail: format!("{} rows x {dim} features overflows", y.len()),
+        })?;
+        gradus_core::validate::same_len("dataset features (rows * dim)", want, x.len())?;
+        gradus_core::validate::all_finite("dataset features", x)?;
+        if let Some(i) = y.iter().position(|c| c >= classes) {
             return Err(Error::InvalidShape {
                 what: "dataset labels",
                 detail: format!("label of row {i} is not below {classes}"),
             });
         }
-        Ok(Dataset { x, y, dim, classes })
+        Ok(())
     }
 
     /// Number of rows.
