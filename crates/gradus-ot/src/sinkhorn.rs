@@ -206,8 +206,15 @@ pub fn sinkhorn(
             cost_t[j * n + i] = cost[i * m + j];
         }
     }
-    let mut stages = Vec::new();
-    let mut e = cfg.eps_start.unwrap_or(cfg.eps).max(cfg.eps);
+    // The schedule eps_start * scaling^s down to eps; refuse absurd ones before allocating.
+    const MAX_STAGES: f64 = 1000.0;
+    let e0 = cfg.eps_start.unwrap_or(cfg.eps).max(cfg.eps);
+    let n_stages = (e0 / cfg.eps).ln() / (1.0 / cfg.scaling).ln();
+    if !(n_stages <= MAX_STAGES) {
+        return Err(Error::hyper("scaling", cfg.scaling, "eps scaling from eps_start to eps would take more than 1000 stages"));
+    }
+    let mut stages = Vec::with_capacity(n_stages as usize + 2);
+    let mut e = e0;
     while e > cfg.eps {
         stages.push(e);
         e *= cfg.scaling;

@@ -157,6 +157,10 @@ pub struct Drag<'p, S> {
     avg: Vec<f64>,
     k: u64,
     weight_sum: f64,
+    /// An upper bound on `max_j |g_j|` (and so on `|gbar_j|`, a convex combination): each step
+    /// moves a potential by at most `gamma |chi_j - w_j| <= gamma`, so a step that could
+    /// overflow is refused before anything is written.
+    g_max: f64,
     /// `|g_j| <= bound_j` for `Projection::Anchored` (empty otherwise).
     bound: Vec<f64>,
     work: Vec<f64>,
@@ -296,9 +300,11 @@ impl<'p, S: Source> Drag<'p, S> {
             }
         }
         let nc = cloud::chunks(m);
+        let g_max = g.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         Ok(Drag {
             problem,
             cfg,
+            g_max,
             avg: g.clone(),
             g,
             k: 0,
@@ -389,6 +395,13 @@ impl<'p, S: Source> Drag<'p, S> {
                 wk / weight_sum
             }
         };
+        let g_max = match self.cfg.projection {
+            Projection::Box { upper } => (self.g_max + gamma).min(upper.abs()),
+            _ => self.g_max + gamma,
+        };
+        if !(g_max < 1e300 && lambda.is_finite() && gamma.is_finite()) {
+            return Err(gradus_core::Error::NonFinite { what: "DRAG step (potentials would overflow)", index: 0 });
+        }
         // Samples far outside the targets' scale overflow the scores (|x - y|^2 = inf): reject
         // the step before anything is written.
         let overflow = || gradus_core::Error::NonFinite { what: "DRAG softmax (sample too far from the targets)", index: 0 };
@@ -463,6 +476,7 @@ impl<'p, S: Source> Drag<'p, S> {
         }
         self.k = k;
         self.weight_sum = weight_sum;
+        self.g_max = g_max;
         Ok(())
     }
 
