@@ -1,10 +1,10 @@
 //! Compressed gradient descent, `x_{k+1} = x_k - eta C(grad f(x_k))` (paper 06, "CGD").
 
 use gradus_core::{Layout, Par, Result};
-use gradus_optim::{NamedBuffer, Optimizer, OptimizerState, SCHEMA_VERSION, StepInfo};
+use gradus_optim::{Optimizer, OptimizerState, StepInfo};
 
 use super::compressor::Compressor;
-use super::link::{Link, MethodConfig, check_new, check_step};
+use super::link::{Link, StateHead, check_new, check_step};
 use super::scalar::WireScalar;
 
 /// CGD as an [`Optimizer`]: the gradient handed to [`Optimizer::step`] is compressed and the
@@ -86,33 +86,15 @@ impl<T: WireScalar, C: Compressor<T>> Optimizer<T> for Cgd<T, C> {
     }
 
     fn state(&self) -> OptimizerState {
-        let cfg = MethodConfig {
-            eta: self.eta,
-            compressor: self.link.compressor.name(),
-            rng: self.link.rng.clone(),
-            bits: self.link.bits,
-            started: false,
-            init: Default::default(),
-        };
-        OptimizerState {
-            schema_version: SCHEMA_VERSION,
-            optimizer: "cgd".into(),
-            scalar: T::NAME.into(),
-            layout: self.layout.clone(),
-            step: self.t,
-            config: cfg.to_value(),
-            buffers: Vec::<NamedBuffer>::new(),
-        }
+        let head =
+            StateHead { optimizer: "cgd", layout: &self.layout, step: self.t, eta: self.eta };
+        self.link.save(head, (false, Default::default()), None)
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        state.check_header::<T>("cgd", &self.layout)?;
-        let cfg = MethodConfig::parse(&state.config, &self.link.compressor.name())?;
-        if let Some(b) = state.buffers.first() {
-            return Err(gradus_core::Error::mismatch("buffers", "none", &b.name));
-        }
-        (self.eta, self.link.rng, self.link.bits, self.t) =
-            (cfg.eta, cfg.rng, cfg.bits, state.step);
+        let cfg = self.link.check_saved(state, "cgd", &self.layout, None)?;
+        self.link.restore(&cfg);
+        (self.eta, self.t) = (cfg.eta, state.step);
         Ok(())
     }
 }

@@ -2,11 +2,11 @@
 //! `v_k = e_k + eta grad f(x_k)`, `c_k = C(v_k)`, `x_{k+1} = x_k - c_k`, `e_{k+1} = v_k - c_k`.
 
 use gradus_core::validate::{all_finite, same_len};
-use gradus_core::{Error, Layout, Par, Result};
-use gradus_optim::{BufferData, NamedBuffer, Optimizer, OptimizerState, SCHEMA_VERSION, StepInfo};
+use gradus_core::{Layout, Par, Result};
+use gradus_optim::{Optimizer, OptimizerState, StepInfo};
 
 use super::compressor::Compressor;
-use super::link::{Link, MethodConfig, check_new, check_step};
+use super::link::{Link, StateHead, check_new, check_step};
 use super::scalar::WireScalar;
 
 /// EF as an [`Optimizer`]. The error memory `e` has the units of a step (EF compresses
@@ -119,39 +119,20 @@ impl<T: WireScalar, C: Compressor<T>> Optimizer<T> for Ef<T, C> {
     }
 
     fn state(&self) -> OptimizerState {
-        let cfg = MethodConfig {
-            eta: self.eta,
-            compressor: self.link.compressor.name(),
-            rng: self.link.rng.clone(),
-            bits: self.link.bits,
-            started: false,
-            init: Default::default(),
-        };
-        OptimizerState {
-            schema_version: SCHEMA_VERSION,
-            optimizer: "ef".into(),
-            scalar: T::NAME.into(),
-            layout: self.layout.clone(),
-            step: self.t,
-            config: cfg.to_value(),
-            buffers: vec![NamedBuffer {
-                name: "e".into(),
-                data: BufferData::from_scalars(&self.e),
-            }],
-        }
+        let head = StateHead { optimizer: "ef", layout: &self.layout, step: self.t, eta: self.eta };
+        self.link.save(head, (false, Default::default()), Some(("e", &self.e)))
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        state.check_header::<T>("ef", &self.layout)?;
-        let cfg = MethodConfig::parse(&state.config, &self.link.compressor.name())?;
-        if let Some(b) = state.buffers.iter().find(|b| b.name != "e") {
-            return Err(Error::mismatch("buffers", "only `e`", &b.name));
-        }
         let mut e = vec![T::ZERO; self.e.len()];
-        state.buffer("e")?.copy_to("error memory", &mut e)?;
-        all_finite("error memory", &e)?;
-        (self.eta, self.link.rng, self.link.bits, self.t, self.e) =
-            (cfg.eta, cfg.rng, cfg.bits, state.step, e);
+        let cfg = self.link.check_saved(
+            state,
+            "ef",
+            &self.layout,
+            Some(("e", "error memory", &mut e)),
+        )?;
+        self.link.restore(&cfg);
+        (self.eta, self.t, self.e) = (cfg.eta, state.step, e);
         Ok(())
     }
 }

@@ -3,10 +3,10 @@
 
 use gradus_core::validate::{all_finite, same_len};
 use gradus_core::{Error, Layout, Par, Result};
-use gradus_optim::{BufferData, NamedBuffer, Optimizer, OptimizerState, SCHEMA_VERSION, StepInfo};
+use gradus_optim::{Optimizer, OptimizerState, StepInfo};
 
 use super::compressor::{Compressor, message_bits};
-use super::link::{Link, MethodConfig, check_new, check_step};
+use super::link::{Link, StateHead, check_new, check_step};
 use super::method::Ef21Init;
 use super::scalar::WireScalar;
 
@@ -130,31 +130,19 @@ impl<T: WireScalar, C: Compressor<T>> Optimizer<T> for Ef21<T, C> {
     }
 
     fn state(&self) -> OptimizerState {
-        let cfg = MethodConfig {
-            eta: self.eta,
-            compressor: self.link.compressor.name(),
-            rng: self.link.rng.clone(),
-            bits: self.link.bits,
-            started: self.started,
-            init: self.init,
-        };
-        OptimizerState {
-            schema_version: SCHEMA_VERSION,
-            optimizer: "ef21".into(),
-            scalar: T::NAME.into(),
-            layout: self.layout.clone(),
-            step: self.t,
-            config: cfg.to_value(),
-            buffers: vec![NamedBuffer {
-                name: "d".into(),
-                data: BufferData::from_scalars(&self.d),
-            }],
-        }
+        let head =
+            StateHead { optimizer: "ef21", layout: &self.layout, step: self.t, eta: self.eta };
+        self.link.save(head, (self.started, self.init), Some(("d", &self.d)))
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        state.check_header::<T>("ef21", &self.layout)?;
-        let cfg = MethodConfig::parse(&state.config, &self.link.compressor.name())?;
+        let mut d = vec![T::ZERO; self.d.len()];
+        let cfg = self.link.check_saved(
+            state,
+            "ef21",
+            &self.layout,
+            Some(("d", "gradient estimate", &mut d)),
+        )?;
         if cfg.init != self.init {
             return Err(Error::mismatch(
                 "EF21 initialisation",
@@ -162,14 +150,8 @@ impl<T: WireScalar, C: Compressor<T>> Optimizer<T> for Ef21<T, C> {
                 format!("{:?}", cfg.init),
             ));
         }
-        if let Some(b) = state.buffers.iter().find(|b| b.name != "d") {
-            return Err(Error::mismatch("buffers", "only `d`", &b.name));
-        }
-        let mut d = vec![T::ZERO; self.d.len()];
-        state.buffer("d")?.copy_to("gradient estimate", &mut d)?;
-        all_finite("gradient estimate", &d)?;
-        (self.eta, self.link.rng, self.link.bits, self.t, self.started, self.d) =
-            (cfg.eta, cfg.rng, cfg.bits, state.step, cfg.started, d);
+        self.link.restore(&cfg);
+        (self.eta, self.t, self.started, self.d) = (cfg.eta, state.step, cfg.started, d);
         Ok(())
     }
 }
