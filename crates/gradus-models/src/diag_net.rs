@@ -6,10 +6,19 @@
 //! weighted l1 norm: SGD's bias) and `tr(Diag(H)^{1/2}) = 2 sum_i sqrt(c_i) (|u_i| + |v_i|)`
 //! (minimised by `2 sum sqrt(c_i) sqrt|w_i|`, an l1/2 quasi-norm: Adam's bias).
 
-use gradus_core::{validate::same_len, Layout, Result};
+use gradus_core::{Layout, Par, Result, validate::same_len};
+use rayon::prelude::*;
 
-use crate::regression::{finite_data, SquaredLossModel};
 use crate::Dense;
+use crate::regression::{SquaredLossModel, finite_data};
+
+/// Columns per work unit of the batched passes over the design: 4096 f64 of `w` and of the row
+/// sum stay in L1/L2 while the rows stream past.
+const COL_CHUNK: usize = 4096;
+
+/// Designs with fewer entries than this run the batched passes on the calling thread (the same
+/// arithmetic, so the same result): below it, fork-join costs more than it saves.
+const PARALLEL_FROM: usize = 1 << 20;
 
 /// The parametrisation of the effective weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +45,8 @@ impl DiagonalNet {
         finite_data("design", x.as_slice())?;
         finite_data("targets", &y)?;
         let (n, d) = (x.rows(), x.cols());
-        let c = (0..d).map(|i| (0..n).map(|j| x.row(j)[i].powi(2)).sum::<f64>() / n as f64).collect();
+        let c =
+            (0..d).map(|i| (0..n).map(|j| x.row(j)[i].powi(2)).sum::<f64>() / n as f64).collect();
         Ok(DiagonalNet { x, y, param, c })
     }
 
@@ -61,6 +71,10 @@ impl DiagonalNet {
                 DiagParam::Product => u * v,
             };
         }
+    }
+
+    fn parallel(&self, batch: usize) -> bool {
+        batch * self.dim() >= PARALLEL_FROM && self.dim() > COL_CHUNK
     }
 
     /// `c_i = 1/n sum_j x_ji^2`.
@@ -145,33 +159,89 @@ impl SquaredLossModel for DiagonalNet {
             .sum()
     }
     fn scratch_len(&self) -> usize {
-        self.dim()
+        // `w` (or the weighted row sum), then one partial dot per (column chunk, sample).
+        self.dim() + self.dim().div_ceil(COL_CHUNK) * self.num_samples()
     }
 
-    /// All outputs from one computation of `w`: `f_j = <w, x_j>` by SIMD dot products.
+    /// All outputs from one computation of `w`: `f_j = <w, x_j>`, as SIMD partial dots over
+    /// fixed column chunks (run in parallel once the design is large) summed in chunk order,
+    /// so the result does not depend on the thread count.
     fn outputs(&self, theta: &[f64], rows: &[usize], scratch: &mut [f64], out: &mut [f64]) {
-        self.weights(theta, scratch);
-        for (o, &j) in out.iter_mut().zip(rows) {
-            *o = gradus_kernels::dot(gradus_core::Par::Seq, scratch, self.x.row(j)).unwrap_or(f64::NAN);
+        let d = self.dim();
+        let (w, partial) = scratch.split_at_mut(d);
+        let b = rows.len();
+        let partial = &mut partial[..d.div_ceil(COL_CHUNK) * b];
+        let chunk = |(c, (part, w)): (usize, (&mut [f64], &mut [f64]))| {
+            let lo = c * COL_CHUNK;
+            let hi = lo + w.len();
+            for (i, wi) in w.iter_mut().enumerate() {
+                let (u, v) = (theta[lo + i], theta[d + lo + i]);
+                *wi = match self.param {
+                    DiagParam::SquareDifference => u * u - v * v,
+                    DiagParam::Product => u * v,
+                };
+            }
+            for (pk, &j) in part.iter_mut().zip(rows) {
+                *pk = gradus_kernels::dot(Par::Seq, w, &self.x.row(j)[lo..hi]).unwrap_or(f64::NAN);
+            }
+        };
+        if self.parallel(b) {
+            partial.par_chunks_mut(b).zip(w.par_chunks_mut(COL_CHUNK)).enumerate().for_each(chunk);
+        } else {
+            partial.chunks_mut(b).zip(w.chunks_mut(COL_CHUNK)).enumerate().for_each(chunk);
+        }
+        out[..b].iter_mut().for_each(|o| *o = 0.0);
+        for part in partial.chunks(b) {
+            for (o, p) in out.iter_mut().zip(part) {
+                *o += p;
+            }
         }
     }
 
-    /// `s = sum_k weights_k x_{rows_k}` by SIMD axpys, then the chain rule through `w(u, v)`.
-    fn add_grads(&self, theta: &[f64], rows: &[usize], weights: &[f64], scratch: &mut [f64], out: &mut [f64]) {
+    /// `s = sum_k weights_k x_{rows_k}` by SIMD axpys, then the chain rule through `w(u, v)`,
+    /// one column chunk at a time (in parallel once the design is large: chunks are disjoint,
+    /// so the result does not depend on the thread count).
+    fn add_grads(
+        &self,
+        theta: &[f64],
+        rows: &[usize],
+        weights: &[f64],
+        scratch: &mut [f64],
+        out: &mut [f64],
+    ) {
         let d = self.dim();
-        scratch.iter_mut().for_each(|v| *v = 0.0);
-        for (&wk, &j) in weights.iter().zip(rows) {
-            // Lengths agree by construction (d columns).
-            let _ = gradus_kernels::axpy(gradus_core::Par::Seq, wk, self.x.row(j), scratch);
-        }
-        for i in 0..d {
-            let (u, v) = (theta[i], theta[d + i]);
-            let (gu, gv) = match self.param {
-                DiagParam::SquareDifference => (2.0 * u, -2.0 * v),
-                DiagParam::Product => (v, u),
-            };
-            out[i] += gu * scratch[i];
-            out[d + i] += gv * scratch[i];
+        let (ou, ov) = out.split_at_mut(d);
+        let chunk = |(c, ((s, ou), ov)): (usize, ((&mut [f64], &mut [f64]), &mut [f64]))| {
+            let lo = c * COL_CHUNK;
+            let hi = lo + s.len();
+            s.iter_mut().for_each(|v| *v = 0.0);
+            for (&wk, &j) in weights.iter().zip(rows) {
+                // Lengths agree by construction (one chunk of d columns).
+                let _ = gradus_kernels::axpy(Par::Seq, wk, &self.x.row(j)[lo..hi], s);
+            }
+            for (i, si) in s.iter().enumerate() {
+                let (u, v) = (theta[lo + i], theta[d + lo + i]);
+                let (gu, gv) = match self.param {
+                    DiagParam::SquareDifference => (2.0 * u, -2.0 * v),
+                    DiagParam::Product => (v, u),
+                };
+                ou[i] += gu * si;
+                ov[i] += gv * si;
+            }
+        };
+        let s = &mut scratch[..d];
+        if self.parallel(rows.len()) {
+            s.par_chunks_mut(COL_CHUNK)
+                .zip(ou.par_chunks_mut(COL_CHUNK))
+                .zip(ov.par_chunks_mut(COL_CHUNK))
+                .enumerate()
+                .for_each(chunk);
+        } else {
+            s.chunks_mut(COL_CHUNK)
+                .zip(ou.chunks_mut(COL_CHUNK))
+                .zip(ov.chunks_mut(COL_CHUNK))
+                .enumerate()
+                .for_each(chunk);
         }
     }
 

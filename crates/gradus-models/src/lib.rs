@@ -12,26 +12,26 @@ pub mod data;
 mod dense;
 mod diag_net;
 mod linear;
+mod logistic;
 mod matfac;
 mod noise;
+mod quadratic;
 mod regression;
 pub mod sharpness;
-mod two_layer;
-mod logistic;
-mod quadratic;
 mod softmax;
 pub mod toeplitz_cov;
+mod two_layer;
 
 pub use dense::Dense;
 pub use diag_net::{DiagParam, DiagonalNet};
 pub use linear::Linear;
+pub use logistic::LogisticRegression;
 pub use matfac::MatrixFactorization;
 pub use noise::LabelNoise;
-pub use regression::{Regression, SquaredLossModel};
-pub use two_layer::TwoLayerNet;
-pub use logistic::LogisticRegression;
 pub use quadratic::Quadratic;
+pub use regression::{Regression, SquaredLossModel};
 pub use softmax::SoftmaxRegression;
+pub use two_layer::TwoLayerNet;
 
 use gradus_core::{Result, Scalar};
 

@@ -1,10 +1,10 @@
 //! Linear regression `f_j(w) = <w, x_j>`.
 
-use gradus_core::{validate::same_len, Layout, Result};
+use gradus_core::{Layout, Result, validate::same_len};
 
-use crate::dense::dot;
-use crate::regression::{finite_data, SquaredLossModel};
 use crate::Dense;
+use crate::dense::dot;
+use crate::regression::{SquaredLossModel, finite_data};
 
 /// `f_j(w) = <w, x_j>` on a fixed design.
 #[derive(Debug, Clone)]

@@ -20,17 +20,26 @@ impl MatrixFactorization {
     /// Errors for out-of-range or non-finite observations, or zero sizes.
     pub fn new(d1: usize, d2: usize, k: usize, obs: Vec<(usize, usize, f64)>) -> Result<Self> {
         if d1 == 0 || d2 == 0 || k == 0 || obs.is_empty() {
-            return Err(Error::InvalidShape { what: "matrix factorization", detail: format!("{d1} x {d2}, rank {k}, {} observations", obs.len()) });
+            return Err(Error::InvalidShape {
+                what: "matrix factorization",
+                detail: format!("{d1} x {d2}, rank {k}, {} observations", obs.len()),
+            });
         }
         if let Some(i) = obs.iter().position(|&(a, b, v)| a >= d1 || b >= d2 || !v.is_finite()) {
-            return Err(Error::InvalidShape { what: "observations", detail: format!("entry {i} out of range or not finite") });
+            return Err(Error::InvalidShape {
+                what: "observations",
+                detail: format!("entry {i} out of range or not finite"),
+            });
         }
         Ok(MatrixFactorization { d1, d2, k, obs })
     }
 
     /// Blocks `U` (`d1 x k`) and `V` (`d2 x k`).
     pub fn layout(&self) -> Layout {
-        Layout::new().matrix("U", self.d1, self.k).and_then(|l| l.matrix("V", self.d2, self.k)).unwrap_or_default()
+        Layout::new()
+            .matrix("U", self.d1, self.k)
+            .and_then(|l| l.matrix("V", self.d2, self.k))
+            .unwrap_or_default()
     }
 
     /// `(U V^T)_{ab}`.
@@ -71,7 +80,9 @@ impl SquaredLossModel for MatrixFactorization {
     fn output_grad_dot(&self, theta: &[f64], j: usize, v: &[f64]) -> f64 {
         let (a, b, _) = self.obs[j];
         let (k, v0) = (self.k, self.d1 * self.k);
-        (0..k).map(|r| theta[v0 + b * k + r] * v[a * k + r] + theta[a * k + r] * v[v0 + b * k + r]).sum()
+        (0..k)
+            .map(|r| theta[v0 + b * k + r] * v[a * k + r] + theta[a * k + r] * v[v0 + b * k + r])
+            .sum()
     }
     fn add_output_hvp(&self, _: &[f64], j: usize, v: &[f64], scale: f64, out: &mut [f64]) {
         let (a, b, _) = self.obs[j];

@@ -3,7 +3,7 @@
 //! the stochastic gradient is then `-xi grad f_j`, whose covariance is `sigma^2` times the
 //! (Gauss-Newton) Hessian: the mechanism behind the implicit sharpness regularisation.
 
-use gradus_core::{validate::non_negative, Result, Rng};
+use gradus_core::{Result, Rng, validate::non_negative};
 use rand::Rng as _;
 
 use crate::data::normal;
@@ -24,7 +24,9 @@ impl LabelNoise {
     pub fn validate(&self) -> Result<()> {
         match *self {
             LabelNoise::None => Ok(()),
-            LabelNoise::Gaussian(s) | LabelNoise::PlusMinus(s) => non_negative("label noise sigma", s),
+            LabelNoise::Gaussian(s) | LabelNoise::PlusMinus(s) => {
+                non_negative("label noise sigma", s)
+            }
         }
     }
 
@@ -35,7 +37,11 @@ impl LabelNoise {
             LabelNoise::None => 0.0,
             LabelNoise::Gaussian(s) => s * normal(rng),
             LabelNoise::PlusMinus(s) => {
-                if rng.random::<bool>() { s } else { -s }
+                if rng.random::<bool>() {
+                    s
+                } else {
+                    -s
+                }
             }
         }
     }

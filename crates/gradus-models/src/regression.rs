@@ -6,9 +6,9 @@
 use gradus_core::validate::same_len;
 use gradus_core::{Error, Objective, Result, Rng, Scalar};
 
+use crate::Differentiable;
 use crate::data::sample_batch;
 use crate::noise::LabelNoise;
-use crate::Differentiable;
 
 /// A model `f(theta; x_j)` fitted by squared loss to targets `y_j`.
 pub trait SquaredLossModel {
@@ -40,7 +40,14 @@ pub trait SquaredLossModel {
     }
 
     /// `out += sum_k weights[k] grad f_{rows[k]}(theta)`. Models override it to share work.
-    fn add_grads(&self, theta: &[f64], rows: &[usize], weights: &[f64], _scratch: &mut [f64], out: &mut [f64]) {
+    fn add_grads(
+        &self,
+        theta: &[f64],
+        rows: &[usize],
+        weights: &[f64],
+        _scratch: &mut [f64],
+        out: &mut [f64],
+    ) {
         for (&w, &j) in weights.iter().zip(rows) {
             self.add_output_grad(theta, j, w, out);
         }
@@ -69,7 +76,14 @@ impl<M: SquaredLossModel> Regression<M> {
             return Err(Error::hyper("batch", batch as f64, "must lie in 1..=n"));
         }
         let scratch = vec![0.0; model.scratch_len()];
-        Ok(Regression { model, noise, idx: vec![0; batch], all: (0..n).collect(), f: vec![0.0; n], scratch })
+        Ok(Regression {
+            model,
+            noise,
+            idx: vec![0; batch],
+            all: (0..n).collect(),
+            f: vec![0.0; n],
+            scratch,
+        })
     }
 
     /// The label noise.
@@ -80,7 +94,8 @@ impl<M: SquaredLossModel> Regression<M> {
     /// Noise-free training loss `1/(2n) sum_j (f_j - y_j)^2`.
     pub fn train_loss(&self, theta: &[f64]) -> f64 {
         let n = self.model.num_samples();
-        (0..n).map(|j| (self.model.output(theta, j) - self.model.target(j)).powi(2)).sum::<f64>() / (2.0 * n as f64)
+        (0..n).map(|j| (self.model.output(theta, j) - self.model.target(j)).powi(2)).sum::<f64>()
+            / (2.0 * n as f64)
     }
 
     /// Gauss-Newton Hessian diagonal `1/n sum_j (d f_j / d theta_i)^2` (the Hessian on the

@@ -10,8 +10,8 @@ use gradus_core::{Error, Result, Rng};
 use gradus_optim::{Control, Observer, StepRecord};
 use rand::Rng as _;
 
-use crate::regression::{Regression, SquaredLossModel};
 use crate::Differentiable;
+use crate::regression::{Regression, SquaredLossModel};
 
 /// A Monte-Carlo estimate with its standard error.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,9 +29,18 @@ fn rademacher(rng: &mut Rng, z: &mut [f64]) {
 }
 
 /// Hutchinson's estimator `tr(H) ~ mean_k z_k^T H z_k`, `z` Rademacher (unbiased).
-pub fn hutchinson_trace<M: Differentiable<f64>>(m: &mut M, params: &[f64], probes: usize, rng: &mut Rng) -> Result<Estimate> {
+pub fn hutchinson_trace<M: Differentiable<f64>>(
+    m: &mut M,
+    params: &[f64],
+    probes: usize,
+    rng: &mut Rng,
+) -> Result<Estimate> {
     if probes < 2 {
-        return Err(Error::hyper("probes", probes as f64, "need at least 2 probes for a standard error"));
+        return Err(Error::hyper(
+            "probes",
+            probes as f64,
+            "need at least 2 probes for a standard error",
+        ));
     }
     let d = m.num_params();
     same_len("parameters", d, params.len())?;
@@ -52,9 +61,20 @@ pub fn hutchinson_trace<M: Differentiable<f64>>(m: &mut M, params: &[f64], probe
 
 /// Hutchinson's diagonal estimator `diag(H) ~ mean_k z_k * (H z_k)` (unbiased), with per-entry
 /// standard errors.
-pub fn hutchinson_diag<M: Differentiable<f64>>(m: &mut M, params: &[f64], probes: usize, rng: &mut Rng, mean: &mut [f64], stderr: &mut [f64]) -> Result<()> {
+pub fn hutchinson_diag<M: Differentiable<f64>>(
+    m: &mut M,
+    params: &[f64],
+    probes: usize,
+    rng: &mut Rng,
+    mean: &mut [f64],
+    stderr: &mut [f64],
+) -> Result<()> {
     if probes < 2 {
-        return Err(Error::hyper("probes", probes as f64, "need at least 2 probes for a standard error"));
+        return Err(Error::hyper(
+            "probes",
+            probes as f64,
+            "need at least 2 probes for a standard error",
+        ));
     }
     let d = m.num_params();
     same_len("parameters", d, params.len())?;
@@ -83,7 +103,11 @@ pub fn hutchinson_diag<M: Differentiable<f64>>(m: &mut M, params: &[f64], probes
 }
 
 /// The exact Hessian diagonal by `D` Hessian-vector products with unit vectors.
-pub fn exact_diag<M: Differentiable<f64>>(m: &mut M, params: &[f64], out: &mut [f64]) -> Result<()> {
+pub fn exact_diag<M: Differentiable<f64>>(
+    m: &mut M,
+    params: &[f64],
+    out: &mut [f64],
+) -> Result<()> {
     let d = m.num_params();
     same_len("output", d, out.len())?;
     let (mut e, mut he) = (vec![0.0; d], vec![0.0; d]);
@@ -104,7 +128,10 @@ pub fn sum_sqrt(diag: &[f64]) -> f64 {
 
 /// The block measure `sum_B sqrt(|B| sum_{i in B} H_ii)` for blocks `bounds[b]..bounds[b+1]`.
 pub fn block_measure(diag: &[f64], bounds: &[usize]) -> f64 {
-    bounds.windows(2).map(|w| ((w[1] - w[0]) as f64 * diag[w[0]..w[1]].iter().sum::<f64>().max(0.0)).sqrt()).sum()
+    bounds
+        .windows(2)
+        .map(|w| ((w[1] - w[0]) as f64 * diag[w[0]..w[1]].iter().sum::<f64>().max(0.0)).sqrt())
+        .sum()
 }
 
 /// AdamE's measure `sum_i H_ii^{1-E} / (1 - E)` for `E < 1`.
@@ -152,12 +179,31 @@ pub struct SharpnessObserver<M> {
 impl<M: SquaredLossModel + Clone> SharpnessObserver<M> {
     /// Observer over a copy of `model`, measuring with `kind`; the block measure uses the
     /// statistic blocks `bounds` (e.g. the layout's block offsets).
-    pub fn new(model: &Regression<M>, every: u64, kind: HessianKind, bounds: Vec<usize>, capacity: usize) -> Result<Self> {
+    pub fn new(
+        model: &Regression<M>,
+        every: u64,
+        kind: HessianKind,
+        bounds: Vec<usize>,
+        capacity: usize,
+    ) -> Result<Self> {
         let d = model.model.num_params();
-        if bounds.first() != Some(&0) || bounds.last() != Some(&d) || bounds.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(Error::InvalidShape { what: "sharpness blocks", detail: format!("bounds must rise from 0 to {d}") });
+        if bounds.first() != Some(&0)
+            || bounds.last() != Some(&d)
+            || bounds.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err(Error::InvalidShape {
+                what: "sharpness blocks",
+                detail: format!("bounds must rise from 0 to {d}"),
+            });
         }
-        Ok(SharpnessObserver { model: model.clone(), every: every.max(1), kind, bounds, diag: vec![0.0; d], records: Vec::with_capacity(capacity) })
+        Ok(SharpnessObserver {
+            model: model.clone(),
+            every: every.max(1),
+            kind,
+            bounds,
+            diag: vec![0.0; d],
+            records: Vec::with_capacity(capacity),
+        })
     }
 
     /// Measures at `params` now.

@@ -1,10 +1,10 @@
 //! A two-layer network `f(x) = sum_k a_k tanh(w_k . x)`, parameters `W` (`m x d`, row-major)
 //! then `a` (a `1 x m` matrix: the output layer, which Adalayer splits by output row).
 
-use gradus_core::{validate::same_len, Error, Layout, Result};
+use gradus_core::{Error, Layout, Result, validate::same_len};
 
-use crate::regression::{finite_data, SquaredLossModel};
 use crate::Dense;
+use crate::regression::{SquaredLossModel, finite_data};
 
 /// A tanh network with `m` hidden units on a fixed design.
 #[derive(Debug, Clone)]
@@ -21,14 +21,20 @@ impl TwoLayerNet {
         finite_data("design", x.as_slice())?;
         finite_data("targets", &y)?;
         if hidden == 0 {
-            return Err(Error::InvalidShape { what: "two-layer net", detail: "no hidden units".into() });
+            return Err(Error::InvalidShape {
+                what: "two-layer net",
+                detail: "no hidden units".into(),
+            });
         }
         Ok(TwoLayerNet { x, y, m: hidden })
     }
 
     /// Blocks `W` (`m x d`) and `a` (`1 x m`).
     pub fn layout(&self) -> Layout {
-        Layout::new().matrix("W", self.m, self.x.cols()).and_then(|l| l.matrix("a", 1, self.m)).unwrap_or_default()
+        Layout::new()
+            .matrix("W", self.m, self.x.cols())
+            .and_then(|l| l.matrix("a", 1, self.m))
+            .unwrap_or_default()
     }
 
     #[inline]
@@ -71,7 +77,8 @@ impl SquaredLossModel for TwoLayerNet {
         (0..self.m)
             .map(|k| {
                 let h = self.pre(theta, k, x).tanh();
-                h * v[a0 + k] + theta[a0 + k] * (1.0 - h * h) * crate::dense::dot(&v[k * d..(k + 1) * d], x)
+                h * v[a0 + k]
+                    + theta[a0 + k] * (1.0 - h * h) * crate::dense::dot(&v[k * d..(k + 1) * d], x)
             })
             .sum()
     }

@@ -1,10 +1,15 @@
 //! Issue 4 models: gradients and Hessian-vector products against finite differences, the
 //! sharpness estimators against exact values, the closed forms of paper 01, and label noise.
 
-use gradus_core::{rng, Objective};
+use gradus_core::{Objective, rng};
 use gradus_models::data::{gaussian_matrix, normal};
-use gradus_models::sharpness::{block_measure, exact_diag, hutchinson_diag, hutchinson_trace, sum_sqrt};
-use gradus_models::{DiagParam, DiagonalNet, Differentiable, LabelNoise, Linear, MatrixFactorization, Regression, SquaredLossModel, TwoLayerNet};
+use gradus_models::sharpness::{
+    block_measure, exact_diag, hutchinson_diag, hutchinson_trace, sum_sqrt,
+};
+use gradus_models::{
+    DiagParam, DiagonalNet, Differentiable, LabelNoise, Linear, MatrixFactorization, Regression,
+    SquaredLossModel, TwoLayerNet,
+};
 
 fn fd_check<M: SquaredLossModel>(reg: &mut Regression<M>, seed: u64) {
     let d = reg.model.num_params();
@@ -47,19 +52,87 @@ fn design(n: usize, d: usize, seed: u64) -> (gradus_models::Dense<f64>, Vec<f64>
 #[test]
 fn every_model_has_exact_derivatives() {
     let (x, y) = design(12, 7, 1);
-    fd_check(&mut Regression::new(Linear::new(x.clone(), y.clone()).unwrap(), 12, LabelNoise::None).unwrap(), 2);
+    fd_check(
+        &mut Regression::new(Linear::new(x.clone(), y.clone()).unwrap(), 12, LabelNoise::None)
+            .unwrap(),
+        2,
+    );
     for p in [DiagParam::SquareDifference, DiagParam::Product] {
-        fd_check(&mut Regression::new(DiagonalNet::new(x.clone(), y.clone(), p).unwrap(), 12, LabelNoise::None).unwrap(), 3);
+        fd_check(
+            &mut Regression::new(
+                DiagonalNet::new(x.clone(), y.clone(), p).unwrap(),
+                12,
+                LabelNoise::None,
+            )
+            .unwrap(),
+            3,
+        );
     }
-    fd_check(&mut Regression::new(TwoLayerNet::new(x.clone(), y.clone(), 5).unwrap(), 12, LabelNoise::None).unwrap(), 4);
-    let obs: Vec<(usize, usize, f64)> = (0..15).map(|k| (k % 4, (k * 7) % 5, (k as f64).sin())).collect();
-    fd_check(&mut Regression::new(MatrixFactorization::new(4, 5, 2, obs).unwrap(), 15, LabelNoise::None).unwrap(), 5);
+    fd_check(
+        &mut Regression::new(
+            TwoLayerNet::new(x.clone(), y.clone(), 5).unwrap(),
+            12,
+            LabelNoise::None,
+        )
+        .unwrap(),
+        4,
+    );
+    let obs: Vec<(usize, usize, f64)> =
+        (0..15).map(|k| (k % 4, (k * 7) % 5, (k as f64).sin())).collect();
+    fd_check(
+        &mut Regression::new(MatrixFactorization::new(4, 5, 2, obs).unwrap(), 15, LabelNoise::None)
+            .unwrap(),
+        5,
+    );
+}
+
+/// The batched passes of the diagonal network (column chunks, parallel above 2^20 design
+/// entries) against the per-sample primitives, and bit-identical across thread counts.
+#[test]
+fn diagonal_net_batched_gradient_matches_per_sample_reference_for_any_thread_count() {
+    let (n, d) = (40, 30_000);
+    let (x, y) = design(n, d, 9);
+    let mut r = rng::seeded(10);
+    let theta: Vec<f64> = (0..2 * d).map(|_| 0.3 * normal(&mut r)).collect();
+    for p in [DiagParam::SquareDifference, DiagParam::Product] {
+        let net = DiagonalNet::new(x.clone(), y.clone(), p).unwrap();
+        let mut want = vec![0.0; 2 * d];
+        let mut want_loss = 0.0;
+        for j in 0..n {
+            let res = net.output(&theta, j) - net.target(j);
+            want_loss += 0.5 * res * res / n as f64;
+            net.add_output_grad(&theta, j, res / n as f64, &mut want);
+        }
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut reg = Regression::new(net.clone(), n, LabelNoise::None).unwrap();
+            let mut g = vec![0.0; 2 * d];
+            let loss = pool.install(|| reg.full_loss_grad(&theta, &mut g).unwrap());
+            (loss, g)
+        };
+        let (loss1, g1) = run(1);
+        let (loss3, g3) = run(3);
+        assert_eq!(loss1.to_bits(), loss3.to_bits(), "{p:?}: loss depends on the thread count");
+        assert!(
+            g1.iter().zip(&g3).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{p:?}: gradient depends on the thread count"
+        );
+        assert!(
+            (loss1 - want_loss).abs() <= 1e-12 * want_loss,
+            "{p:?}: loss {loss1} vs {want_loss}"
+        );
+        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in g1.iter().zip(&want).enumerate() {
+            assert!((a - b).abs() <= 1e-12 * scale, "{p:?}: gradient {i}: {a} vs {b}");
+        }
+    }
 }
 
 #[test]
 fn hutchinson_estimators_are_unbiased() {
     let (x, y) = design(20, 6, 6);
-    let mut reg = Regression::new(TwoLayerNet::new(x, y, 4).unwrap(), 20, LabelNoise::None).unwrap();
+    let mut reg =
+        Regression::new(TwoLayerNet::new(x, y, 4).unwrap(), 20, LabelNoise::None).unwrap();
     let d = reg.model.num_params();
     let mut r = rng::seeded(7);
     let theta: Vec<f64> = (0..d).map(|_| 0.7 * normal(&mut r)).collect();
@@ -136,7 +209,12 @@ fn paper01_e_label_noise_gradient_has_mean_zero_and_covariance_sigma2_h() {
     let net0 = DiagonalNet::new(x.clone(), vec![0.0; 6], DiagParam::SquareDifference).unwrap();
     let y: Vec<f64> = (0..6).map(|j| net0.output(&theta, j)).collect();
     let sigma = 0.5;
-    let mut reg = Regression::new(DiagonalNet::new(x, y, DiagParam::SquareDifference).unwrap(), 1, LabelNoise::PlusMinus(sigma)).unwrap();
+    let mut reg = Regression::new(
+        DiagonalNet::new(x, y, DiagParam::SquareDifference).unwrap(),
+        1,
+        LabelNoise::PlusMinus(sigma),
+    )
+    .unwrap();
     let mut gn = vec![0.0; 8];
     reg.gauss_newton_diag(&theta, &mut gn).unwrap();
     let tr: f64 = gn.iter().sum();

@@ -4,12 +4,16 @@
 
 use faer::Mat;
 use gradus_core::Error;
-use gradus_models::toeplitz_cov::baselines::{crb_first_row, fisher_scoring_ml, sample_covariance, toeplitz_projection};
+use gradus_models::toeplitz_cov::baselines::{
+    crb_first_row, fisher_scoring_ml, sample_covariance, toeplitz_projection,
+};
 use gradus_models::toeplitz_cov::data::{ar3, atom, random_caratheodory, sample};
 use gradus_models::toeplitz_cov::estimators::initial_theta;
 use gradus_models::toeplitz_cov::metrics::{first_row_squared_error, kl_divergence};
 use gradus_models::toeplitz_cov::model::amplitude;
-use gradus_models::toeplitz_cov::{armijo_gd, ArmijoParams, DataKind, EvalPath, Init, SinusoidModel, ToeplitzNll};
+use gradus_models::toeplitz_cov::{
+    ArmijoParams, DataKind, EvalPath, Init, SinusoidModel, ToeplitzNll, armijo_gd,
+};
 use num_complex::Complex64;
 use rand::{Rng, SeedableRng};
 
@@ -26,7 +30,11 @@ fn random_theta(model: &SinusoidModel, seed: u64) -> Vec<f64> {
 
 fn problem(p: usize, n: usize, kind: DataKind, seed: u64) -> (Vec<Complex64>, Vec<Complex64>) {
     let r = random_caratheodory(p, seed);
-    let r = if kind == DataKind::Real { r.iter().map(|z| Complex64::new(z.re, 0.0)).collect::<Vec<_>>() } else { r };
+    let r = if kind == DataKind::Real {
+        r.iter().map(|z| Complex64::new(z.re, 0.0)).collect::<Vec<_>>()
+    } else {
+        r
+    };
     let x = sample(&r, n, kind, seed + 1).unwrap();
     (r, x)
 }
@@ -37,7 +45,8 @@ fn model_is_hermitian_toeplitz_with_ridge_and_invariant() {
     let theta = random_theta(&m, 1);
     let mut r = vec![Complex64::new(0.0, 0.0); 6];
     m.first_column(&theta, &mut r).unwrap();
-    let rm = Mat::<Complex64>::from_fn(6, 6, |i, j| if i >= j { r[i - j] } else { r[j - i].conj() });
+    let rm =
+        Mat::<Complex64>::from_fn(6, 6, |i, j| if i >= j { r[i - j] } else { r[j - i].conj() });
     let e = rm.self_adjoint_eigen(faer::Side::Lower).unwrap();
     let lmin = (0..6).map(|i| e.S()[i].re).fold(f64::INFINITY, f64::min);
     assert!(lmin >= m.delta * (1.0 - 1e-9), "lambda_min {lmin}");
@@ -57,7 +66,10 @@ fn model_is_hermitian_toeplitz_with_ridge_and_invariant() {
     let two = SinusoidModel::new(6, 2, DataKind::Complex).unwrap();
     let one = SinusoidModel::new(6, 1, DataKind::Complex).unwrap();
     let (a1, a2) = (-1.0, 0.5);
-    let merged = gradus_models::toeplitz_cov::model::inverse_amplitude(amplitude(a1, 20.0) + amplitude(a2, 20.0), 20.0);
+    let merged = gradus_models::toeplitz_cov::model::inverse_amplitude(
+        amplitude(a1, 20.0) + amplitude(a2, 20.0),
+        20.0,
+    );
     let (mut ra, mut rb) = (vec![Complex64::new(0.0, 0.0); 6], vec![Complex64::new(0.0, 0.0); 6]);
     two.first_column(&[a1, a2, 1.3, 1.3], &mut ra).unwrap();
     one.first_column(&[merged, 1.3], &mut rb).unwrap();
@@ -135,19 +147,33 @@ fn amplitude_gradient_matches_the_specs_formula() {
     nll.loss_grad_theta(&theta, &mut g).unwrap();
     let mut r = vec![Complex64::new(0.0, 0.0); p];
     m.first_column(&theta, &mut r).unwrap();
-    let rm = Mat::<Complex64>::from_fn(p, p, |i, j| if i >= j { r[i - j] } else { r[j - i].conj() });
+    let rm =
+        Mat::<Complex64>::from_fn(p, p, |i, j| if i >= j { r[i - j] } else { r[j - i].conj() });
     use faer::linalg::solvers::Solve;
-    let id = Mat::<Complex64>::from_fn(p, p, |i, j| if i == j { Complex64::new(1.0, 0.0) } else { Complex64::new(0.0, 0.0) });
+    let id = Mat::<Complex64>::from_fn(p, p, |i, j| {
+        if i == j { Complex64::new(1.0, 0.0) } else { Complex64::new(0.0, 0.0) }
+    });
     let ri = rm.partial_piv_lu().solve(&id);
     let s = sample_covariance(&x, 20, p);
     let sm = Mat::<Complex64>::from_fn(p, p, |i, j| s[i * p + j]);
     let e = &ri - &ri * &sm * &ri;
     for k in 0..8 {
-        let v: Vec<Complex64> = (0..p).map(|l| Complex64::from_polar(1.0, theta[8 + k] * l as f64)).collect();
-        let q: Complex64 = (0..p).flat_map(|i| (0..p).map(move |j| (i, j))).map(|(i, j)| v[i].conj() * e[(i, j)] * v[j]).sum();
+        let v: Vec<Complex64> =
+            (0..p).map(|l| Complex64::from_polar(1.0, theta[8 + k] * l as f64)).collect();
+        let q: Complex64 = (0..p)
+            .flat_map(|i| (0..p).map(move |j| (i, j)))
+            .map(|(i, j)| v[i].conj() * e[(i, j)] * v[j])
+            .sum();
         let sp = 20.0 / (1.0 + (-theta[k]).exp());
-        let d = v.iter().enumerate().map(|(l, z)| z * Complex64::new(0.0, l as f64)).collect::<Vec<_>>();
-        let qw: Complex64 = (0..p).flat_map(|i| (0..p).map(move |j| (i, j))).map(|(i, j)| v[i].conj() * e[(i, j)] * d[j]).sum();
+        let d = v
+            .iter()
+            .enumerate()
+            .map(|(l, z)| z * Complex64::new(0.0, l as f64))
+            .collect::<Vec<_>>();
+        let qw: Complex64 = (0..p)
+            .flat_map(|i| (0..p).map(move |j| (i, j)))
+            .map(|(i, j)| v[i].conj() * e[(i, j)] * d[j])
+            .sum();
         assert!((g[k] - sp * q.re).abs() < 1e-8 * (1.0 + g[k].abs()), "{} vs {}", g[k], sp * q.re);
         // dL/dw_k = 2 s(a_k) Re(v^H E (i D v)) (the spec writes it with Im of v^H D E v).
         let want = 2.0 * amplitude(theta[k], 20.0) * qw.re;
@@ -164,7 +190,8 @@ fn armijo_gd_decreases_and_amplitude_only_meets_kkt() {
     let theta0 = initial_theta(&m, nll.trace_s(), Init::Spec, 4);
     let l0 = nll.loss_theta(&theta0).unwrap();
     let params = ArmijoParams { max_iter: 3000, ..Default::default() };
-    let acc = armijo_gd(&mut nll, &m.separate_step_layout(9e-3 / 8e-2).unwrap(), &theta0, &params).unwrap();
+    let acc = armijo_gd(&mut nll, &m.separate_step_layout(9e-3 / 8e-2).unwrap(), &theta0, &params)
+        .unwrap();
     assert!(acc.loss < l0 - 1.0, "{} -> {}", l0, acc.loss);
     // Amplitudes only on a fine fixed grid: at the end, g_k = Re(v_k^H E v_k) >= 0 and ~0
     // where the power is non-negligible (KKT in the powers s_k >= 0).
@@ -199,7 +226,12 @@ fn baselines_and_metrics() {
     assert!(kl_divergence(&truth, &truth).unwrap().abs() < 1e-12);
     assert!(kl_divergence(&proj, &truth).unwrap() > 0.0);
     // Projection of an exactly Toeplitz S returns its first column.
-    let exact: Vec<Complex64> = (0..100).map(|k| { let (i, j) = (k / 10, k % 10); if i >= j { truth[i - j] } else { truth[j - i].conj() } }).collect();
+    let exact: Vec<Complex64> = (0..100)
+        .map(|k| {
+            let (i, j) = (k / 10, k % 10);
+            if i >= j { truth[i - j] } else { truth[j - i].conj() }
+        })
+        .collect();
     assert!(first_row_squared_error(&toeplitz_projection(&exact, 10), &truth) < 1e-24);
     // Fisher-scoring ML: a stationary point, at least as good as GD, and consistent.
     let m = SinusoidModel::new(10, 20, DataKind::Complex).unwrap();
@@ -207,7 +239,13 @@ fn baselines_and_metrics() {
     let ml = fisher_scoring_ml(&mut nll, 1e-9, 100).unwrap();
     assert!(ml.grad_norm < 1e-6, "grad {}", ml.grad_norm);
     let t0 = initial_theta(&m, nll.trace_s(), Init::Spec, 1);
-    let gd = armijo_gd(&mut nll, &m.separate_step_layout(9e-3 / 8e-2).unwrap(), &t0, &ArmijoParams { max_iter: 4000, ..Default::default() }).unwrap();
+    let gd = armijo_gd(
+        &mut nll,
+        &m.separate_step_layout(9e-3 / 8e-2).unwrap(),
+        &t0,
+        &ArmijoParams { max_iter: 4000, ..Default::default() },
+    )
+    .unwrap();
     assert!(ml.loss <= gd.loss + 1e-6, "ML {} vs GD {}", ml.loss, gd.loss);
     let mut big = ToeplitzNll::new(m, &x, 4000, EvalPath::Dense).unwrap();
     let ml_big = fisher_scoring_ml(&mut big, 1e-9, 100).unwrap();
@@ -236,11 +274,15 @@ fn bad_inputs_are_errors() {
     assert!(matches!(ToeplitzNll::new(m, &bad, 2, EvalPath::Dense), Err(Error::NonFinite { .. })));
     let mr = SinusoidModel::new(3, 3, DataKind::Real).unwrap();
     assert!(ToeplitzNll::new(mr, &[Complex64::new(1.0, 1.0); 6], 2, EvalPath::Dense).is_err());
-    let mut nll = ToeplitzNll::new(m, &[Complex64::new(1.0, 0.5); 6], 2, EvalPath::Structured).unwrap();
+    let mut nll =
+        ToeplitzNll::new(m, &[Complex64::new(1.0, 0.5); 6], 2, EvalPath::Structured).unwrap();
     let mut g = vec![0.0; 6];
     assert!(nll.loss_grad_theta(&[0.0, 0.0, f64::INFINITY, 0.0, 0.0, 0.0], &mut g).is_err());
     let mut gamma = vec![Complex64::new(0.0, 0.0); 3];
     let indefinite = [Complex64::new(1.0, 0.0), Complex64::new(2.0, 0.0), Complex64::new(0.0, 0.0)];
-    assert!(matches!(nll.loss_grad_lags(&indefinite, &mut gamma), Err(Error::NotPositiveDefinite { .. })));
+    assert!(matches!(
+        nll.loss_grad_lags(&indefinite, &mut gamma),
+        Err(Error::NotPositiveDefinite { .. })
+    ));
     assert!(ar3(3).is_err());
 }

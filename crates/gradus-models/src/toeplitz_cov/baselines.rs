@@ -3,8 +3,8 @@
 //! the paper's gradient descent, in the spirit of Newton ML solvers such as `nml-toeplitz`),
 //! and the Cramer-Rao bound on the first row (Slepian-Bangs).
 
-use faer::linalg::solvers::Solve;
 use faer::Mat;
+use faer::linalg::solvers::Solve;
 use gradus_core::{Error, Result};
 use num_complex::Complex64;
 
@@ -33,7 +33,9 @@ pub fn sample_covariance(x: &[Complex64], n: usize, p: usize) -> Vec<Complex64> 
 /// The Frobenius-nearest Toeplitz matrix to `S`: average each diagonal. Returns its first
 /// column `r_l = mean_q S_{q+l, q}`.
 pub fn toeplitz_projection(s: &[Complex64], p: usize) -> Vec<Complex64> {
-    let mut r: Vec<Complex64> = (0..p).map(|l| (0..p - l).map(|q| s[(q + l) * p + q]).sum::<Complex64>() / (p - l) as f64).collect();
+    let mut r: Vec<Complex64> = (0..p)
+        .map(|l| (0..p - l).map(|q| s[(q + l) * p + q]).sum::<Complex64>() / (p - l) as f64)
+        .collect();
     r[0].im = 0.0;
     r
 }
@@ -58,7 +60,8 @@ fn basis(i: usize, p: usize, kind: DataKind) -> Vec<(usize, usize, Complex64)> {
     if lag == 0 {
         return (0..p).map(|q| (q, q, one)).collect();
     }
-    let (lo, hi) = if imag { (Complex64::new(0.0, 1.0), Complex64::new(0.0, -1.0)) } else { (one, one) };
+    let (lo, hi) =
+        if imag { (Complex64::new(0.0, 1.0), Complex64::new(0.0, -1.0)) } else { (one, one) };
     (0..p - lag).flat_map(|q| [(q + lag, q, lo), (q, q + lag, hi)]).collect()
 }
 
@@ -100,22 +103,30 @@ pub fn fisher_information(r: &[Complex64], kind: DataKind) -> Result<Mat<f64>> {
 fn to_params(r: &[Complex64], kind: DataKind) -> Vec<f64> {
     match kind {
         DataKind::Real => r.iter().map(|z| z.re).collect(),
-        DataKind::Complex => std::iter::once(r[0].re).chain(r[1..].iter().flat_map(|z| [z.re, z.im])).collect(),
+        DataKind::Complex => {
+            std::iter::once(r[0].re).chain(r[1..].iter().flat_map(|z| [z.re, z.im])).collect()
+        }
     }
 }
 
 fn from_params(phi: &[f64], p: usize, kind: DataKind) -> Vec<Complex64> {
     match kind {
         DataKind::Real => phi.iter().map(|&x| Complex64::new(x, 0.0)).collect(),
-        DataKind::Complex => std::iter::once(Complex64::new(phi[0], 0.0)).chain((1..p).map(|l| Complex64::new(phi[2 * l - 1], phi[2 * l]))).collect(),
+        DataKind::Complex => std::iter::once(Complex64::new(phi[0], 0.0))
+            .chain((1..p).map(|l| Complex64::new(phi[2 * l - 1], phi[2 * l])))
+            .collect(),
     }
 }
 
 /// `dL/dphi` from the lag gradient `gamma`.
 fn param_grad(gamma: &[Complex64], kind: DataKind) -> Vec<f64> {
     match kind {
-        DataKind::Real => std::iter::once(gamma[0].re).chain(gamma[1..].iter().map(|g| 2.0 * g.re)).collect(),
-        DataKind::Complex => std::iter::once(gamma[0].re).chain(gamma[1..].iter().flat_map(|g| [2.0 * g.re, -2.0 * g.im])).collect(),
+        DataKind::Real => {
+            std::iter::once(gamma[0].re).chain(gamma[1..].iter().map(|g| 2.0 * g.re)).collect()
+        }
+        DataKind::Complex => std::iter::once(gamma[0].re)
+            .chain(gamma[1..].iter().flat_map(|g| [2.0 * g.re, -2.0 * g.im]))
+            .collect(),
     }
 }
 
@@ -155,7 +166,9 @@ pub fn fisher_scoring_ml(nll: &mut ToeplitzNll, tol: f64, max_iter: usize) -> Re
         }
     }
     if !loss.is_finite() {
-        return Err(Error::NotPositiveDefinite { detail: "no positive-definite starting point for Fisher scoring".into() });
+        return Err(Error::NotPositiveDefinite {
+            detail: "no positive-definite starting point for Fisher scoring".into(),
+        });
     }
     let mut phi = to_params(&r, kind);
     let mut grad = param_grad(&gamma, kind);

@@ -1,7 +1,7 @@
 //! The paper's data generators (paper 07, section 3) and Gaussian sampling.
 
 use faer::{Mat, Side};
-use gradus_core::{rng, Error, Result};
+use gradus_core::{Error, Result, rng};
 use num_complex::Complex64;
 use rand::Rng as _;
 
@@ -11,7 +11,9 @@ use crate::data::normal;
 /// First column of `sum_k p_k v(w_k) v(w_k)^H + noise I`.
 pub fn sinusoid_column(p: usize, freqs: &[f64], powers: &[f64], noise: f64) -> Vec<Complex64> {
     let mut r: Vec<Complex64> = (0..p)
-        .map(|l| freqs.iter().zip(powers).map(|(w, pw)| Complex64::from_polar(*pw, w * l as f64)).sum())
+        .map(|l| {
+            freqs.iter().zip(powers).map(|(w, pw)| Complex64::from_polar(*pw, w * l as f64)).sum()
+        })
         .collect();
     r[0] = Complex64::new(r[0].re + noise, 0.0);
     r
@@ -32,7 +34,10 @@ pub fn random_caratheodory(p: usize, seed: u64) -> Vec<Complex64> {
 /// The ATOM on-grid case (P = 15): the code's frequencies, powers 1..15, no noise. With
 /// `off_grid`, frequencies 3, 7, 12, 14 (0-based) move to 1.25, 3.01, 5.20, 5.8.
 pub fn atom(off_grid: bool) -> Vec<Complex64> {
-    let mut w = [0.2167, 0.6500, 1.0833, 1.3, 1.5166, 1.9500, 2.3833, 2.8166, 3.2499, 3.6832, 4.1166, 4.5499, 4.9832, 5.4165, 5.8499];
+    let mut w = [
+        0.2167, 0.6500, 1.0833, 1.3, 1.5166, 1.9500, 2.3833, 2.8166, 3.2499, 3.6832, 4.1166,
+        4.5499, 4.9832, 5.4165, 5.8499,
+    ];
     if off_grid {
         (w[3], w[7], w[12], w[14]) = (1.25, 3.01, 5.20, 5.8);
     }
@@ -47,7 +52,10 @@ pub fn ar3(p: usize) -> Result<Vec<Complex64>> {
     let coef = [0.5, 0.2, 0.05];
     let sigma2 = 0.8f64 * 0.8;
     if p <= coef.len() {
-        return Err(Error::InvalidShape { what: "AR(3) covariance", detail: format!("P = {p} must exceed the order 3") });
+        return Err(Error::InvalidShape {
+            what: "AR(3) covariance",
+            detail: format!("P = {p} must exceed the order 3"),
+        });
     }
     let mut u = vec![0.0; p];
     u[0] = 1.0;
@@ -63,7 +71,10 @@ pub fn ar3(p: usize) -> Result<Vec<Complex64>> {
     });
     let id = Mat::<f64>::from_fn(p, p, |i, j| if i == j { 1.0 } else { 0.0 });
     use faer::linalg::solvers::Solve;
-    let rmat = q.llt(Side::Lower).map_err(|_| Error::NotPositiveDefinite { detail: "AR(3) precision".into() })?.solve(&id);
+    let rmat = q
+        .llt(Side::Lower)
+        .map_err(|_| Error::NotPositiveDefinite { detail: "AR(3) precision".into() })?
+        .solve(&id);
     Ok((0..p).map(|l| Complex64::new(rmat[(l, 0)], 0.0)).collect())
 }
 
@@ -72,7 +83,9 @@ pub fn ar3(p: usize) -> Result<Vec<Complex64>> {
 pub fn sample(r: &[Complex64], n: usize, kind: DataKind, seed: u64) -> Result<Vec<Complex64>> {
     let p = r.len();
     let rm = super::dense::toeplitz(r);
-    let llt = rm.llt(Side::Lower).map_err(|_| Error::NotPositiveDefinite { detail: "true covariance".into() })?;
+    let llt = rm
+        .llt(Side::Lower)
+        .map_err(|_| Error::NotPositiveDefinite { detail: "true covariance".into() })?;
     let l = llt.L();
     let mut g = rng::seeded(seed);
     let mut out = vec![Complex64::new(0.0, 0.0); n * p];

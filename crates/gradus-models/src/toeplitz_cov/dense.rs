@@ -21,9 +21,15 @@ pub(crate) fn toeplitz(r: &[Complex64]) -> Mat<Complex64> {
 pub(crate) fn inverse_logdet(r: &[Complex64]) -> Result<(Mat<Complex64>, f64)> {
     let p = r.len();
     let rm = toeplitz(r);
-    let llt = rm.llt(Side::Lower).map_err(|_| Error::NotPositiveDefinite { detail: "Cholesky of R failed".into() })?;
+    let llt = rm
+        .llt(Side::Lower)
+        .map_err(|_| Error::NotPositiveDefinite { detail: "Cholesky of R failed".into() })?;
     let logdet = (0..p).map(|i| 2.0 * llt.L()[(i, i)].re.ln()).sum();
-    let id = Mat::<Complex64>::from_fn(p, p, |i, j| if i == j { Complex64::new(1.0, 0.0) } else { ZERO });
+    let id = Mat::<Complex64>::from_fn(
+        p,
+        p,
+        |i, j| if i == j { Complex64::new(1.0, 0.0) } else { ZERO },
+    );
     Ok((llt.solve(&id), logdet))
 }
 
@@ -43,7 +49,12 @@ impl Dense {
     /// Loss and lag gradient; `s` is the sample covariance (row-major). Hand-written loops for
     /// small `P`; faer's blocked kernels beyond, where cache blocking matters more than
     /// per-call overhead.
-    pub fn eval(&mut self, r: &[Complex64], s: &[Complex64], gamma: &mut [Complex64]) -> Result<f64> {
+    pub fn eval(
+        &mut self,
+        r: &[Complex64],
+        s: &[Complex64],
+        gamma: &mut [Complex64],
+    ) -> Result<f64> {
         if self.p > 48 {
             return eval_blocked(r, s, gamma);
         }
@@ -60,7 +71,9 @@ impl Dense {
                 }
                 if i == j {
                     if !(acc.re > 0.0) || !acc.re.is_finite() {
-                        return Err(Error::NotPositiveDefinite { detail: format!("Cholesky pivot {i} is {:e}", acc.re) });
+                        return Err(Error::NotPositiveDefinite {
+                            detail: format!("Cholesky pivot {i} is {:e}", acc.re),
+                        });
                     }
                     let d = acc.re.sqrt();
                     l[i * p + i] = Complex64::new(d, 0.0);

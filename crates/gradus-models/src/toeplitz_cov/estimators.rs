@@ -6,11 +6,11 @@
 //! stops after `patience` consecutive iterations with `| |g_t| - |g_{t-1}| | < tol` and
 //! `|L_t - L_{t-1}| < tol`, or after `max_iter` iterations.
 
-use gradus_core::{rng, Error, Layout, Result, Rng};
+use gradus_core::{Error, Layout, Result, Rng, rng};
 use rand::Rng as _;
 
 use super::likelihood::ToeplitzNll;
-use super::model::{inverse_amplitude, SinusoidModel};
+use super::model::{SinusoidModel, inverse_amplitude};
 
 /// Armijo GD settings (defaults: the official code's, with `eta0 = 8e-2`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,7 +35,16 @@ pub struct ArmijoParams {
 
 impl Default for ArmijoParams {
     fn default() -> Self {
-        ArmijoParams { eta0: 8e-2, alpha: 0.3, beta: 0.5, max_halvings: 20, patience: 12, tol: 1e-6, max_iter: 45_000, record_every: 0 }
+        ArmijoParams {
+            eta0: 8e-2,
+            alpha: 0.3,
+            beta: 0.5,
+            max_halvings: 20,
+            patience: 12,
+            tol: 1e-6,
+            max_iter: 45_000,
+            record_every: 0,
+        }
     }
 }
 
@@ -63,7 +72,10 @@ impl SinusoidModel {
 
     /// Algorithm 2: frequencies step `eta_w = freq_ratio * eta0` (9e-3 / 8e-2 in the code).
     pub fn separate_step_layout(&self, freq_ratio: f64) -> Result<Layout> {
-        self.layout().with_hyper("frequencies", gradus_core::BlockHyper { lr_scale: freq_ratio, weight_decay: None })
+        self.layout().with_hyper(
+            "frequencies",
+            gradus_core::BlockHyper { lr_scale: freq_ratio, weight_decay: None },
+        )
     }
 
     /// Amplitudes only: frequencies frozen on their initial grid.
@@ -74,7 +86,12 @@ impl SinusoidModel {
 
 /// Minimises `nll` from `theta0` with per-block step sizes from `layout` (see module docs).
 /// A trial step whose `R` is not positive definite counts as a failed Armijo test.
-pub fn armijo_gd(nll: &mut ToeplitzNll, layout: &Layout, theta0: &[f64], params: &ArmijoParams) -> Result<ArmijoResult> {
+pub fn armijo_gd(
+    nll: &mut ToeplitzNll,
+    layout: &Layout,
+    theta0: &[f64],
+    params: &ArmijoParams,
+) -> Result<ArmijoResult> {
     let n = theta0.len();
     gradus_core::validate::same_len("layout", n, layout.len())?;
     gradus_core::validate::positive("eta0", params.eta0)?;
@@ -89,10 +106,16 @@ pub fn armijo_gd(nll: &mut ToeplitzNll, layout: &Layout, theta0: &[f64], params:
     let (mut prev_loss, mut prev_gnorm) = (f64::INFINITY, f64::INFINITY);
     let mut stall = 0;
     let mut history = Vec::new();
-    let blocks: Vec<(std::ops::Range<usize>, f64)> = layout.blocks().iter().map(|b| (b.range(), b.hyper.lr_scale)).collect();
+    let blocks: Vec<(std::ops::Range<usize>, f64)> =
+        layout.blocks().iter().map(|b| (b.range(), b.hyper.lr_scale)).collect();
     for it in 0..params.max_iter {
         // Frozen blocks (lr_scale 0) do not count: their gradient never goes to zero.
-        let gnorm = blocks.iter().filter(|(_, s)| *s > 0.0).map(|(r, _)| g[r.clone()].iter().map(|v| v * v).sum::<f64>()).sum::<f64>().sqrt();
+        let gnorm = blocks
+            .iter()
+            .filter(|(_, s)| *s > 0.0)
+            .map(|(r, _)| g[r.clone()].iter().map(|v| v * v).sum::<f64>())
+            .sum::<f64>()
+            .sqrt();
         if (gnorm - prev_gnorm).abs() < params.tol && (loss - prev_loss).abs() < params.tol {
             stall += 1;
             if stall >= params.patience {
@@ -105,7 +128,8 @@ pub fn armijo_gd(nll: &mut ToeplitzNll, layout: &Layout, theta0: &[f64], params:
         if params.record_every > 0 && it % params.record_every == 0 {
             history.push((it, loss));
         }
-        let decrease: f64 = blocks.iter().map(|(r, s)| s * g[r.clone()].iter().map(|v| v * v).sum::<f64>()).sum();
+        let decrease: f64 =
+            blocks.iter().map(|(r, s)| s * g[r.clone()].iter().map(|v| v * v).sum::<f64>()).sum();
         let mut eta = params.eta0;
         let mut accepted = None;
         for halving in 0..=params.max_halvings {

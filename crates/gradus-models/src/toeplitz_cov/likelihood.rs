@@ -49,7 +49,10 @@ impl ToeplitzNll {
             return Err(Error::NonFinite { what: "snapshots", index });
         }
         if model.kind == DataKind::Real && x.iter().any(|z| z.im != 0.0) {
-            return Err(Error::InvalidShape { what: "snapshots", detail: "real model given complex data".into() });
+            return Err(Error::InvalidShape {
+                what: "snapshots",
+                detail: "real model given complex data".into(),
+            });
         }
         let s = super::baselines::sample_covariance(x, n, p);
         let use_structured = match path {
@@ -59,7 +62,18 @@ impl ToeplitzNll {
         };
         let structured = if use_structured { Some(Structured::new(p)?) } else { None };
         let zero = Complex64::new(0.0, 0.0);
-        Ok(ToeplitzNll { model, x: x.to_vec(), n, s, path, structured, dense: Dense::new(p), r: vec![zero; p], gamma: vec![zero; p], evaluations: 0 })
+        Ok(ToeplitzNll {
+            model,
+            x: x.to_vec(),
+            n,
+            s,
+            path,
+            structured,
+            dense: Dense::new(p),
+            r: vec![zero; p],
+            gamma: vec![zero; p],
+            evaluations: 0,
+        })
     }
 
     /// Likelihood of real snapshots (row-major `n x P`).
@@ -122,7 +136,10 @@ impl ToeplitzNll {
         same_len("gradient", self.model.num_params(), grad.len())?;
         let mut r = std::mem::take(&mut self.r);
         let mut gamma = std::mem::take(&mut self.gamma);
-        let out = self.model.first_column(theta, &mut r).and_then(|_| self.loss_grad_lags(&r, &mut gamma));
+        let out = self
+            .model
+            .first_column(theta, &mut r)
+            .and_then(|_| self.loss_grad_lags(&r, &mut gamma));
         if out.is_ok() {
             self.model.backprop(theta, &gamma, grad);
         }

@@ -26,6 +26,6 @@ pub mod metrics;
 pub mod model;
 mod structured;
 
-pub use estimators::{armijo_gd, ArmijoParams, ArmijoResult, Init};
+pub use estimators::{ArmijoParams, ArmijoResult, Init, armijo_gd};
 pub use likelihood::{EvalPath, ToeplitzNll};
 pub use model::{DataKind, SinusoidModel};

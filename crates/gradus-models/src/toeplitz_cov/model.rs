@@ -51,7 +51,10 @@ impl SinusoidModel {
     /// The paper's model: `delta = 1e-3`, `s(a) = 20 softplus(a)`.
     pub fn new(p: usize, k: usize, kind: DataKind) -> Result<Self> {
         if p == 0 || k == 0 {
-            return Err(Error::InvalidShape { what: "sinusoid model", detail: format!("P = {p}, K = {k}") });
+            return Err(Error::InvalidShape {
+                what: "sinusoid model",
+                detail: format!("P = {p}, K = {k}"),
+            });
         }
         Ok(SinusoidModel { p, k, delta: 1e-3, scale: 20.0, kind })
     }
@@ -64,7 +67,10 @@ impl SinusoidModel {
     /// Parameter groups: `amplitudes` then `frequencies` (the accelerated variant gives them
     /// separate step sizes).
     pub fn layout(&self) -> Layout {
-        Layout::new().vector("amplitudes", self.k).and_then(|l| l.vector("frequencies", self.k)).unwrap_or_default()
+        Layout::new()
+            .vector("amplitudes", self.k)
+            .and_then(|l| l.vector("frequencies", self.k))
+            .unwrap_or_default()
     }
 
     /// First column `r` of `R(theta)`.

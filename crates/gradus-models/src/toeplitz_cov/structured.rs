@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use gradus_core::Result;
-use gradus_linalg::toeplitz::{circulant::fast_len, GohbergSemencul};
+use gradus_linalg::toeplitz::{GohbergSemencul, circulant::fast_len};
 use num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
 
@@ -37,8 +37,18 @@ impl Structured {
         let mut planner = FftPlanner::<f64>::new();
         let forward = planner.plan_fft_forward(m);
         let inverse = planner.plan_fft_inverse(m);
-        let scratch = vec![ZERO; forward.get_inplace_scratch_len().max(inverse.get_inplace_scratch_len())];
-        Ok(Structured { p, gs: GohbergSemencul::with_dim(p)?, forward, inverse, power: vec![ZERO; m], buf: vec![ZERO; m], scratch, y: vec![ZERO; p] })
+        let scratch =
+            vec![ZERO; forward.get_inplace_scratch_len().max(inverse.get_inplace_scratch_len())];
+        Ok(Structured {
+            p,
+            gs: GohbergSemencul::with_dim(p)?,
+            forward,
+            inverse,
+            power: vec![ZERO; m],
+            buf: vec![ZERO; m],
+            scratch,
+            y: vec![ZERO; p],
+        })
     }
 
     /// `c_l = sum_q a_q conj(a_{q+l})` for `l < P`, accumulated (with `weight`) into `out`, via
@@ -66,7 +76,13 @@ impl Structured {
     }
 
     /// Loss and lag gradient `gamma` at first column `r` for snapshots `x` (rows of length P).
-    pub fn eval(&mut self, r: &[Complex64], x: &[Complex64], n: usize, gamma: &mut [Complex64]) -> Result<f64> {
+    pub fn eval(
+        &mut self,
+        r: &[Complex64],
+        x: &[Complex64],
+        n: usize,
+        gamma: &mut [Complex64],
+    ) -> Result<f64> {
         let p = self.p;
         self.gs.update(r)?;
         gamma.iter_mut().for_each(|g| *g = ZERO);
