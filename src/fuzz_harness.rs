@@ -65,14 +65,17 @@ pub fn optimizer_step(data: &[u8]) {
 /// Reads little-endian `f64`s from bytes (raw bits, so every NaN, infinity and subnormal
 /// occurs).
 fn f64s(data: &[u8]) -> Vec<f64> {
-    data.chunks_exact(8).map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect()
+    data.chunks_exact(8)
+        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect()
 }
 
 /// Every Toeplitz routine on arbitrary first columns, rows and right-hand sides: errors are
 /// fine, panics are not, and a claimed solution must be finite.
 pub fn toeplitz_solvers(data: &[u8]) {
     use gradus_linalg::toeplitz::{
-        durbin, levinson_solve, pcg_solve, toeplitz_solve_general, GohbergSemencul, LevinsonWorkspace, Preconditioner, RealToeplitzOp,
+        GohbergSemencul, LevinsonWorkspace, Preconditioner, RealToeplitzOp, durbin, levinson_solve,
+        pcg_solve, toeplitz_solve_general,
     };
     let v = f64s(data);
     let n = (v.len() / 3).min(64);
@@ -83,7 +86,10 @@ pub fn toeplitz_solvers(data: &[u8]) {
     let (row, b) = rest.split_at(n);
     let b = &b[..n];
     if let Ok(d) = durbin(t) {
-        assert!(!d.logdet.is_nan(), "Levinson-Durbin returned a NaN log-determinant without an error");
+        assert!(
+            !d.logdet.is_nan(),
+            "Levinson-Durbin returned a NaN log-determinant without an error"
+        );
     }
     let mut x = vec![0.0; n];
     if levinson_solve(t, b, &mut x, &mut LevinsonWorkspace::new(n)).is_ok() {
@@ -99,7 +105,8 @@ pub fn toeplitz_solvers(data: &[u8]) {
         let _ = op.apply(b, &mut y);
     }
     if let Ok(mut gs) = GohbergSemencul::new(t) {
-        let bc: Vec<num_complex::Complex64> = b.iter().map(|&v| num_complex::Complex64::new(v, 0.0)).collect();
+        let bc: Vec<num_complex::Complex64> =
+            b.iter().map(|&v| num_complex::Complex64::new(v, 0.0)).collect();
         let mut y = bc.clone();
         let _ = gs.apply(&bc, &mut y);
     }
@@ -111,7 +118,7 @@ pub fn toeplitz_solvers(data: &[u8]) {
 /// Symmetric eigendecomposition and inverse roots of arbitrary small matrices (made
 /// symmetric from the bytes): an error or a finite root, never a panic.
 pub fn eigh_and_roots(data: &[u8]) {
-    use gradus_linalg::{eigh, matfn::inverse_root_owned, Backend, RootMethod, RootParams};
+    use gradus_linalg::{Backend, RootMethod, RootParams, eigh, matfn::inverse_root_owned};
     let v = f64s(data);
     let n = ((v.len() as f64).sqrt() as usize).min(12);
     if n == 0 {

@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gradus::core::{Layout, Par, rng};
 use gradus::models::{SoftmaxRegression, data::classification};
-use gradus::optim::{Shampoo, ShampooConfig,
-    Agm, AgmConfig, Control, LossLog, Momentum, Partition, StatePrecision, Trainer,
+use gradus::optim::{
+    Agm, AgmConfig, Control, LossLog, Momentum, Partition, Shampoo, ShampooConfig, StatePrecision,
+    Trainer,
 };
 use gradus::{Optimizer, Schedule};
 
@@ -109,7 +110,8 @@ fn trainer_steps_allocate_nothing() {
     // Shampoo, with root recomputations (eigendecompositions) inside the counted window.
     let model = SoftmaxRegression::new(x.clone(), labels.clone(), 5, 1e-3, 16).unwrap();
     let layout = model.layout();
-    let cfg = ShampooConfig { precondition_frequency: 7, par: Par::Seq, ..ShampooConfig::new(0.01) };
+    let cfg =
+        ShampooConfig { precondition_frequency: 7, par: Par::Seq, ..ShampooConfig::new(0.01) };
     let opt = Shampoo::<f32>::new(cfg, layout.clone()).unwrap();
     let mut trainer = Trainer::new(model, opt, vec![0.0f32; layout.len()], 3).unwrap();
     trainer.run(1).unwrap();

@@ -11,13 +11,17 @@ use std::time::Instant;
 use gradus_models::toeplitz_cov::baselines::fisher_scoring_ml;
 use gradus_models::toeplitz_cov::data::{random_caratheodory, sample};
 use gradus_models::toeplitz_cov::estimators::initial_theta;
-use gradus_models::toeplitz_cov::{armijo_gd, ArmijoParams, DataKind, EvalPath, Init, SinusoidModel, ToeplitzNll};
+use gradus_models::toeplitz_cov::{
+    ArmijoParams, DataKind, EvalPath, Init, SinusoidModel, ToeplitzNll, armijo_gd,
+};
 use num_complex::Complex64;
 
 use crate::timing::median_secs;
 
 fn line(name: &str, p: usize, n: usize, secs: f64, extra: &str) {
-    println!("{{\"impl\":\"gradus\",\"suite\":\"covariance\",\"name\":\"{name}\",\"p\":{p},\"n\":{n},\"seconds\":{secs:.6e}{extra}}}");
+    println!(
+        "{{\"impl\":\"gradus\",\"suite\":\"covariance\",\"name\":\"{name}\",\"p\":{p},\"n\":{n},\"seconds\":{secs:.6e}{extra}}}"
+    );
 }
 
 pub fn run(opts: &HashMap<String, String>) -> Result<(), String> {
@@ -28,7 +32,10 @@ pub fn run(opts: &HashMap<String, String>) -> Result<(), String> {
     let x = match opts.get("data") {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-            let vals: Vec<f64> = bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
+            let vals: Vec<f64> = bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect();
             if vals.len() != 2 * n * p {
                 return Err(format!("{path}: {} values for n = {n}, p = {p}", vals.len()));
             }
@@ -39,7 +46,9 @@ pub fn run(opts: &HashMap<String, String>) -> Result<(), String> {
     match what {
         "eval" => {
             let model = SinusoidModel::new(p, 2 * p, DataKind::Complex).map_err(e)?;
-            for (path, name) in [(EvalPath::Structured, "nll-grad-structured"), (EvalPath::Dense, "nll-grad-dense")] {
+            for (path, name) in
+                [(EvalPath::Structured, "nll-grad-structured"), (EvalPath::Dense, "nll-grad-dense")]
+            {
                 let mut nll = ToeplitzNll::new(model, &x, n, path).map_err(e)?;
                 let theta = initial_theta(&model, nll.trace_s(), Init::Spec, 3);
                 let mut g = vec![0.0; 4 * p];
@@ -54,17 +63,44 @@ pub fn run(opts: &HashMap<String, String>) -> Result<(), String> {
             Ok(())
         }
         "fit" => {
-            let mut nll = ToeplitzNll::new(SinusoidModel::new(p, 2 * p, DataKind::Complex).map_err(e)?, &x, n, EvalPath::Auto).map_err(e)?;
+            let mut nll = ToeplitzNll::new(
+                SinusoidModel::new(p, 2 * p, DataKind::Complex).map_err(e)?,
+                &x,
+                n,
+                EvalPath::Auto,
+            )
+            .map_err(e)?;
             let s = Instant::now();
             let ml = fisher_scoring_ml(&mut nll, 1e-8, 200).map_err(e)?;
-            line("fisher-scoring-ml", p, n, s.elapsed().as_secs_f64(), &format!(",\"loss\":{:.10},\"iterations\":{}", ml.loss, ml.iterations));
+            line(
+                "fisher-scoring-ml",
+                p,
+                n,
+                s.elapsed().as_secs_f64(),
+                &format!(
+                    ",\"loss\":{:.10},\"iterations\":{},\"grad_norm\":{:.3e}",
+                    ml.loss, ml.iterations, ml.grad_norm
+                ),
+            );
             for (k, name) in [(2 * p, "gd-accelerated-K2P"), (4 * p, "gd-accelerated-K4P")] {
                 let model = SinusoidModel::new(p, k, DataKind::Complex).map_err(e)?;
                 let mut nll = ToeplitzNll::new(model, &x, n, EvalPath::Auto).map_err(e)?;
                 let t0 = initial_theta(&model, nll.trace_s(), Init::Spec, 1);
                 let s = Instant::now();
-                let r = armijo_gd(&mut nll, &model.separate_step_layout(9e-3 / 8e-2).map_err(e)?, &t0, &ArmijoParams::default()).map_err(e)?;
-                line(name, p, n, s.elapsed().as_secs_f64(), &format!(",\"loss\":{:.10},\"iterations\":{}", r.loss, r.iterations));
+                let r = armijo_gd(
+                    &mut nll,
+                    &model.separate_step_layout(9e-3 / 8e-2).map_err(e)?,
+                    &t0,
+                    &ArmijoParams::default(),
+                )
+                .map_err(e)?;
+                line(
+                    name,
+                    p,
+                    n,
+                    s.elapsed().as_secs_f64(),
+                    &format!(",\"loss\":{:.10},\"iterations\":{}", r.loss, r.iterations),
+                );
             }
             Ok(())
         }

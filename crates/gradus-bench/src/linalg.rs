@@ -9,8 +9,12 @@ use std::time::Instant;
 
 use faer::Mat;
 use gradus_core::{Layout, Par};
-use gradus_linalg::toeplitz::{levinson_solve, pcg_solve, LevinsonWorkspace, Preconditioner, RealToeplitzOp};
-use gradus_linalg::{eigh, eigh_into, inverse_root, Backend, EighWorkspace, LinalgScalar, RootParams, RootWorkspace};
+use gradus_linalg::toeplitz::{
+    LevinsonWorkspace, Preconditioner, RealToeplitzOp, levinson_solve, pcg_solve,
+};
+use gradus_linalg::{
+    Backend, EighWorkspace, LinalgScalar, RootParams, RootWorkspace, eigh, eigh_into, inverse_root,
+};
 use gradus_optim::{Grafting, Optimizer, Shampoo, ShampooConfig};
 
 use crate::timing::{emit, median_secs};
@@ -28,13 +32,28 @@ fn time_adaptive(mut f: impl FnMut()) -> f64 {
 
 fn spd<T: LinalgScalar>(n: usize) -> Mat<T> {
     // A G G^T / n + I style SPD matrix from a deterministic pseudo-random G.
-    let g = Mat::<f64>::from_fn(n, n, |i, j| ((i * 7919 + j * 104_729) % 1000) as f64 / 1000.0 - 0.5);
+    let g =
+        Mat::<f64>::from_fn(n, n, |i, j| ((i * 7919 + j * 104_729) % 1000) as f64 / 1000.0 - 0.5);
     let mut a = Mat::<f64>::zeros(n, n);
-    faer::linalg::matmul::matmul(a.as_mut(), faer::Accum::Replace, g.as_ref(), g.as_ref().transpose(), 1.0 / n as f64, faer::Par::rayon(0));
-    Mat::from_fn(n, n, |i, j| T::from_f64(0.5 * (a[(i, j)] + a[(j, i)]) + if i == j { 1e-3 } else { 0.0 }))
+    faer::linalg::matmul::matmul(
+        a.as_mut(),
+        faer::Accum::Replace,
+        g.as_ref(),
+        g.as_ref().transpose(),
+        1.0 / n as f64,
+        faer::Par::rayon(0),
+    );
+    Mat::from_fn(n, n, |i, j| {
+        T::from_f64(0.5 * (a[(i, j)] + a[(j, i)]) + if i == j { 1e-3 } else { 0.0 })
+    })
 }
 
-fn dense_suite<T: LinalgScalar>(what: &str, n: usize, backend: &str, threads: usize) -> Result<(), String> {
+fn dense_suite<T: LinalgScalar>(
+    what: &str,
+    n: usize,
+    backend: &str,
+    threads: usize,
+) -> Result<(), String> {
     let par = if threads > 1 { Par::Rayon } else { Par::Seq };
     let a = spd::<T>(n);
     let name = format!("{what}-{}-{backend}", T::NAME);
@@ -67,7 +86,11 @@ fn toeplitz_column(n: usize) -> Vec<f64> {
 
 pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String> {
     let what = opts.get("what").map(String::as_str).ok_or("--what required")?;
-    let n: usize = opts.get("n").and_then(|v| v.parse::<f64>().ok()).map(|v| v as usize).ok_or("--n N required")?;
+    let n: usize = opts
+        .get("n")
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| v as usize)
+        .ok_or("--n N required")?;
     let dtype = opts.get("dtype").map(String::as_str).unwrap_or("f64");
     let backend = opts.get("backend").map(String::as_str).unwrap_or("faer");
     match what {
@@ -97,7 +120,11 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
         "pcg" => {
             let t = toeplitz_column(n);
             let b: Vec<f64> = (0..n).map(|i| ((i % 7) as f64 - 3.0) / 3.0).collect();
-            for (kind, name) in [(Preconditioner::Chan, "pcg-chan"), (Preconditioner::Strang, "pcg-strang"), (Preconditioner::None, "cg")] {
+            for (kind, name) in [
+                (Preconditioner::Chan, "pcg-chan"),
+                (Preconditioner::Strang, "pcg-strang"),
+                (Preconditioner::None, "cg"),
+            ] {
                 let s = Instant::now();
                 let (_, info) = pcg_solve(&t, &b, kind, 1e-8, 10_000).map_err(|e| e.to_string())?;
                 let secs = s.elapsed().as_secs_f64();
@@ -112,7 +139,9 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
             let layout = Layout::new().matrix("w", n, n).map_err(|e| e.to_string())?;
             let par = if threads > 1 { Par::Rayon } else { Par::Seq };
             let g: Vec<f32> = (0..n * n).map(|i| (i % 1013) as f32 / 1013.0 - 0.5).collect();
-            for (freq, name) in [(1u64, "shampoo-step-with-roots"), (u64::MAX, "shampoo-step-plain")] {
+            for (freq, name) in
+                [(1u64, "shampoo-step-with-roots"), (u64::MAX, "shampoo-step-plain")]
+            {
                 let cfg = ShampooConfig {
                     precondition_frequency: freq,
                     start_preconditioning_step: 1,
@@ -120,7 +149,8 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
                     par,
                     ..ShampooConfig::new(1e-3)
                 };
-                let mut opt = Shampoo::<f32>::new(cfg, layout.clone()).map_err(|e| e.to_string())?;
+                let mut opt =
+                    Shampoo::<f32>::new(cfg, layout.clone()).map_err(|e| e.to_string())?;
                 let mut p = vec![0.0f32; n * n];
                 // First step computes the roots once (frequency u64::MAX: only at step 1).
                 opt.step(&mut p, &g).map_err(|e| e.to_string())?;

@@ -13,12 +13,12 @@
 //!   transport (paper 08) and particle flows (paper 03).
 
 mod aggregate;
-mod covariance;
 mod compress;
+mod covariance;
 mod linalg;
-mod sharpness;
 mod optim_step;
 mod ot;
+mod sharpness;
 mod timing;
 
 use std::collections::HashMap;

@@ -11,7 +11,11 @@ use rayon::prelude::*;
 use crate::timing::{emit, median_secs, reps_for};
 
 pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String> {
-    let n: usize = opts.get("n").and_then(|v| v.parse::<f64>().ok()).map(|v| v as usize).ok_or("--n N required")?;
+    let n: usize = opts
+        .get("n")
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| v as usize)
+        .ok_or("--n N required")?;
     let reps = reps_for(n, 1.5);
     let g: Vec<f32> = (0..n).map(|i| ((i % 1000) as f32 * 1e-3).sin()).collect();
     let mut p = vec![0.5f32; n];
@@ -19,11 +23,14 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
     let par = Par::Rayon;
 
     let c = AdamConsts::<f32>::new(1e-3, 0.9, 0.999, 1e-8, 10, true);
-    let t = median_secs(reps, || k::adam_step(par, &c, &mut p, &g, &mut m, &mut v, None).unwrap_or(()));
+    let t =
+        median_secs(reps, || k::adam_step(par, &c, &mut p, &g, &mut m, &mut v, None).unwrap_or(()));
     emit("optim-step", "adam-f32-kernel", n, threads, t, 28.0);
 
     let (mut mb, mut vb) = (Bf16Vec::zeros(n), Bf16Vec::zeros(n));
-    let t = median_secs(reps, || k::adam_step_bf16(par, &c, &mut p, &g, &mut mb, &mut vb, None).unwrap_or(()));
+    let t = median_secs(reps, || {
+        k::adam_step_bf16(par, &c, &mut p, &g, &mut mb, &mut vb, None).unwrap_or(())
+    });
     emit("optim-step", "adam-bf16-kernel", n, threads, t, 20.0);
     drop((mb, vb));
 
@@ -39,15 +46,41 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
     let layout = Layout::flat(n).map_err(|e| e.to_string())?;
     let configs = [
         ("adam-f32-step", AgmConfig::adam(1e-3), 28.0),
-        ("adamw-f32-step", AgmConfig { weight_decay: WeightDecay { coefficient: 1e-2, decoupled: true }, ..AgmConfig::adam(1e-3) }, 28.0),
-        ("adam-bf16-step", AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(1e-3) }, 20.0),
-        ("adam-f32-step-unchecked", AgmConfig { check_finite: false, ..AgmConfig::adam(1e-3) }, 28.0),
         (
-            "adam-bf16-step-unchecked",
-            AgmConfig { check_finite: false, precision: StatePrecision::Bf16, ..AgmConfig::adam(1e-3) },
+            "adamw-f32-step",
+            AgmConfig {
+                weight_decay: WeightDecay { coefficient: 1e-2, decoupled: true },
+                ..AgmConfig::adam(1e-3)
+            },
+            28.0,
+        ),
+        (
+            "adam-bf16-step",
+            AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(1e-3) },
             20.0,
         ),
-        ("sgd-momentum-f32-step", AgmConfig { momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: false }, ..AgmConfig::sgd(1e-3) }, 20.0),
+        (
+            "adam-f32-step-unchecked",
+            AgmConfig { check_finite: false, ..AgmConfig::adam(1e-3) },
+            28.0,
+        ),
+        (
+            "adam-bf16-step-unchecked",
+            AgmConfig {
+                check_finite: false,
+                precision: StatePrecision::Bf16,
+                ..AgmConfig::adam(1e-3)
+            },
+            20.0,
+        ),
+        (
+            "sgd-momentum-f32-step",
+            AgmConfig {
+                momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: false },
+                ..AgmConfig::sgd(1e-3)
+            },
+            20.0,
+        ),
     ];
     drop((m, v));
     for (name, cfg, bytes) in configs {
@@ -70,26 +103,30 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
 const PIECE: usize = 1 << 16;
 
 fn triad(a: &mut [f32], b: &[f32], c: &[f32], s: f32) {
-    a.par_chunks_mut(PIECE).zip(b.par_chunks(PIECE)).zip(c.par_chunks(PIECE)).for_each(|((a, b), c)| {
-        for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
-            *a = b + s * c;
-        }
-    });
+    a.par_chunks_mut(PIECE).zip(b.par_chunks(PIECE)).zip(c.par_chunks(PIECE)).for_each(
+        |((a, b), c)| {
+            for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
+                *a = b + s * c;
+            }
+        },
+    );
 }
 
 /// Triad with non-temporal (streaming) stores, the machine's write-bandwidth ceiling.
 fn triad_nt(a: &mut [f32], b: &[f32], c: &[f32], s: f32) {
-    a.par_chunks_mut(PIECE).zip(b.par_chunks(PIECE)).zip(c.par_chunks(PIECE)).for_each(|((a, b), c)| {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: AVX was detected at run time.
-            unsafe { triad_nt_avx(a, b, c, s) };
-            return;
-        }
-        for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
-            *a = b + s * c;
-        }
-    });
+    a.par_chunks_mut(PIECE).zip(b.par_chunks(PIECE)).zip(c.par_chunks(PIECE)).for_each(
+        |((a, b), c)| {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx") {
+                // SAFETY: AVX was detected at run time.
+                unsafe { triad_nt_avx(a, b, c, s) };
+                return;
+            }
+            for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
+                *a = b + s * c;
+            }
+        },
+    );
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -107,7 +144,10 @@ unsafe fn triad_nt_avx(a: &mut [f32], b: &[f32], c: &[f32], s: f32) {
     while i + 8 <= n {
         // SAFETY: i + 8 <= n for all three slices (equal lengths); a + i is 32-byte aligned.
         unsafe {
-            let x = _mm256_add_ps(_mm256_loadu_ps(b.as_ptr().add(i)), _mm256_mul_ps(sv, _mm256_loadu_ps(c.as_ptr().add(i))));
+            let x = _mm256_add_ps(
+                _mm256_loadu_ps(b.as_ptr().add(i)),
+                _mm256_mul_ps(sv, _mm256_loadu_ps(c.as_ptr().add(i))),
+            );
             _mm256_stream_ps(a.as_mut_ptr().add(i), x);
         }
         i += 8;

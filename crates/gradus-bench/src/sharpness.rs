@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use gradus_core::{rng, Objective, Par};
+use gradus_core::{Objective, Par, rng};
 use gradus_models::data::gaussian_matrix;
 use gradus_models::sharpness::hutchinson_trace;
 use gradus_models::{DiagParam, DiagonalNet, LabelNoise, Regression};
@@ -15,7 +15,11 @@ use gradus_optim::{Agm, AgmConfig, Optimizer};
 use crate::timing::median_secs;
 
 pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String> {
-    let d: usize = opts.get("d").and_then(|v| v.parse::<f64>().ok()).map(|v| v as usize).ok_or("--d D required")?;
+    let d: usize = opts
+        .get("d")
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| v as usize)
+        .ok_or("--d D required")?;
     let n: usize = opts.get("n").and_then(|v| v.parse().ok()).unwrap_or(40);
     let e = |e: gradus_core::Error| e.to_string();
     let mut r = rng::seeded(1);
@@ -47,6 +51,8 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
     let s = Instant::now();
     hutchinson_trace(&mut reg, &params, probes, &mut r).map_err(e)?;
     let per = s.elapsed().as_secs_f64() / probes as f64;
-    println!("{{\"impl\":\"gradus\",\"suite\":\"sharpness\",\"name\":\"hutchinson-probe\",\"d\":{d},\"n\":{n},\"seconds_per_probe\":{per:.3e}}}");
+    println!(
+        "{{\"impl\":\"gradus\",\"suite\":\"sharpness\",\"name\":\"hutchinson-probe\",\"d\":{d},\"n\":{n},\"seconds_per_probe\":{per:.3e}}}"
+    );
     Ok(())
 }

@@ -7,10 +7,10 @@
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::{Mat, MatMut, MatRef};
-use gradus_core::{validate::same_len, Error, Par, Result};
+use gradus_core::{Error, Par, Result, validate::same_len};
 
-use crate::check;
 use crate::LinalgScalar;
+use crate::check;
 
 /// Which library computes the decomposition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,7 +44,12 @@ pub struct EighWorkspace<T> {
 impl<T: LinalgScalar> EighWorkspace<T> {
     /// Scratch for `n x n` problems run with parallelism `par`.
     pub fn new(n: usize, par: Par) -> Self {
-        let req = evd::self_adjoint_evd_scratch::<T>(n, ComputeEigenvectors::Yes, faer_par(par), Default::default());
+        let req = evd::self_adjoint_evd_scratch::<T>(
+            n,
+            ComputeEigenvectors::Yes,
+            faer_par(par),
+            Default::default(),
+        );
         EighWorkspace { n, par, buf: MemBuffer::new(req), tmp: Mat::zeros(n, n) }
     }
 
@@ -86,7 +91,10 @@ pub fn eigh_into<T: LinalgScalar>(
     same_len("eigh workspace dimension", ws.n, n)?;
     same_len("eigenvalue output", n, w.len())?;
     if u.nrows() != n || u.ncols() != n {
-        return Err(Error::InvalidShape { what: "eigenvector output", detail: format!("{} x {} for n = {n}", u.nrows(), u.ncols()) });
+        return Err(Error::InvalidShape {
+            what: "eigenvector output",
+            detail: format!("{} x {} for n = {n}", u.nrows(), u.ncols()),
+        });
     }
     ws.tmp.as_mut().copy_from(a);
     let stack = MemStack::new(&mut ws.buf);
@@ -98,7 +106,11 @@ pub fn eigh_into<T: LinalgScalar>(
         stack,
         Default::default(),
     )
-    .map_err(|_| Error::NoConvergence { method: "symmetric eigendecomposition", iterations: 0, residual: f64::NAN })
+    .map_err(|_| Error::NoConvergence {
+        method: "symmetric eigendecomposition",
+        iterations: 0,
+        residual: f64::NAN,
+    })
 }
 
 /// `A = U diag(w) U^T`, allocating the result.

@@ -25,8 +25,8 @@ pub mod matfn;
 mod scalar;
 pub mod toeplitz;
 
-pub use eigh::{eigh, eigh_into, Backend, Eigh, EighWorkspace};
-pub use matfn::{inverse_root, RootInfo, RootMethod, RootParams, RootWorkspace};
+pub use eigh::{Backend, Eigh, EighWorkspace, eigh, eigh_into};
+pub use matfn::{RootInfo, RootMethod, RootParams, RootWorkspace, inverse_root};
 pub use scalar::LinalgScalar;
 
 /// faer's matrix types, re-exported so users need no direct faer dependency.

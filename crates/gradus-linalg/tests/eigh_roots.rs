@@ -4,8 +4,8 @@
 
 use faer::Mat;
 use gradus_core::{Error, Par};
-use gradus_linalg::matfn::{inverse_root_batch, inverse_root_owned, RootJob};
-use gradus_linalg::{eigh, Backend, LinalgScalar, RootMethod, RootParams};
+use gradus_linalg::matfn::{RootJob, inverse_root_batch, inverse_root_owned};
+use gradus_linalg::{Backend, LinalgScalar, RootMethod, RootParams, eigh};
 use rand::{Rng, SeedableRng};
 
 type R = rand::rngs::StdRng;
@@ -41,11 +41,16 @@ fn check_eigh<T: LinalgScalar>(n: usize, seed: u64) {
     assert!(e.values.windows(2).all(|w| w[0] <= w[1]), "eigenvalues not ascending");
     let u = Mat::<f64>::from_fn(n, n, |i, j| e.vectors[(i, j)].to_f64());
     let w: Vec<f64> = e.values.iter().map(|v| v.to_f64()).collect();
-    let rebuilt = Mat::<f64>::from_fn(n, n, |i, j| (0..n).map(|k| u[(i, k)] * w[k] * u[(j, k)]).sum());
+    let rebuilt =
+        Mat::<f64>::from_fn(n, n, |i, j| (0..n).map(|k| u[(i, k)] * w[k] * u[(j, k)]).sum());
     let a64 = Mat::<f64>::from_fn(n, n, |i, j| a[(i, j)].to_f64());
     let eps = T::EPSILON.to_f64();
     let tol = 50.0 * eps * (n as f64).sqrt() * n as f64;
-    assert!(max_abs_diff(&rebuilt, &a64) <= tol, "A != U diag(w) U^T for n={n}: {}", max_abs_diff(&rebuilt, &a64));
+    assert!(
+        max_abs_diff(&rebuilt, &a64) <= tol,
+        "A != U diag(w) U^T for n={n}: {}",
+        max_abs_diff(&rebuilt, &a64)
+    );
     let utu = Mat::<f64>::from_fn(n, n, |i, j| (0..n).map(|k| u[(k, i)] * u[(k, j)]).sum());
     let id = Mat::<f64>::from_fn(n, n, |i, j| if i == j { 1.0 } else { 0.0 });
     assert!(max_abs_diff(&utu, &id) <= tol, "U not orthogonal for n={n}");
@@ -62,13 +67,19 @@ fn eigendecomposition_reconstructs() {
 #[test]
 fn eigh_rejects_bad_input() {
     let rect = Mat::<f64>::zeros(3, 4);
-    assert!(matches!(eigh(rect.as_ref(), Backend::Faer, Par::Seq), Err(Error::InvalidShape { .. })));
+    assert!(matches!(
+        eigh(rect.as_ref(), Backend::Faer, Par::Seq),
+        Err(Error::InvalidShape { .. })
+    ));
     let mut nan = random_symmetric::<f64>(4, 1);
     nan[(2, 1)] = f64::NAN;
     assert!(matches!(eigh(nan.as_ref(), Backend::Faer, Par::Seq), Err(Error::NonFinite { .. })));
     let mut asym = random_symmetric::<f64>(4, 2);
     asym[(0, 3)] += 1e-3;
-    assert!(matches!(eigh(asym.as_ref(), Backend::Faer, Par::Seq), Err(Error::NotSymmetric { .. })));
+    assert!(matches!(
+        eigh(asym.as_ref(), Backend::Faer, Par::Seq),
+        Err(Error::NotSymmetric { .. })
+    ));
     // Asymmetry at rounding level is accepted.
     let mut tiny = random_symmetric::<f64>(4, 3);
     tiny[(0, 3)] += 1e-16;
@@ -122,7 +133,8 @@ fn inverse_roots_satisfy_their_defining_identity() {
         let a = random_spd(n, kappa, n as u64);
         for p in [1u32, 2, 4, 8] {
             for method in [RootMethod::Eigh, RootMethod::Newton] {
-                let params = RootParams { p, eps: 0.0, method, newton_tol: 1e-12, ..Default::default() };
+                let params =
+                    RootParams { p, eps: 0.0, method, newton_tol: 1e-12, ..Default::default() };
                 let (x, info) = inverse_root_owned(a.as_ref(), &params, Par::Seq).unwrap();
                 let tol = 1e-13 * kappa * n.max(4) as f64;
                 let r = independent_residual(&x, &a, p);
@@ -136,11 +148,30 @@ fn inverse_roots_satisfy_their_defining_identity() {
 #[test]
 fn eigh_and_newton_roots_agree_and_f32_is_usable() {
     let a = random_spd(30, 100.0, 7);
-    let e = inverse_root_owned(a.as_ref(), &RootParams { eps: 0.0, ..Default::default() }, Par::Seq).unwrap().0;
-    let nw = inverse_root_owned(a.as_ref(), &RootParams { eps: 0.0, method: RootMethod::Newton, newton_tol: 1e-12, ..Default::default() }, Par::Seq).unwrap().0;
+    let e =
+        inverse_root_owned(a.as_ref(), &RootParams { eps: 0.0, ..Default::default() }, Par::Seq)
+            .unwrap()
+            .0;
+    let nw = inverse_root_owned(
+        a.as_ref(),
+        &RootParams {
+            eps: 0.0,
+            method: RootMethod::Newton,
+            newton_tol: 1e-12,
+            ..Default::default()
+        },
+        Par::Seq,
+    )
+    .unwrap()
+    .0;
     assert!(max_abs_diff(&e, &nw) < 1e-9);
     let a32 = Mat::<f32>::from_fn(30, 30, |i, j| a[(i, j)] as f32);
-    let (x32, info) = inverse_root_owned(a32.as_ref(), &RootParams { eps: 1e-6, floor: 1e-6, ..Default::default() }, Par::Seq).unwrap();
+    let (x32, info) = inverse_root_owned(
+        a32.as_ref(),
+        &RootParams { eps: 1e-6, floor: 1e-6, ..Default::default() },
+        Par::Seq,
+    )
+    .unwrap();
     assert!(info.residual < 1e-3, "f32 residual {}", info.residual);
     let x32_64 = Mat::<f64>::from_fn(30, 30, |i, j| x32[(i, j)] as f64);
     assert!(max_abs_diff(&x32_64, &e) < 1e-3);
@@ -157,16 +188,34 @@ fn indefinite_and_singular_inputs() {
     let (_, info) = inverse_root_owned(a.as_ref(), &params, Par::Seq).unwrap();
     assert!(info.floored > 0 && info.min_eig < 0.0);
     let newton = RootParams { method: RootMethod::Newton, eps: 0.0, ..Default::default() };
-    assert!(matches!(inverse_root_owned(a.as_ref(), &newton, Par::Seq), Err(Error::NoConvergence { .. })));
+    assert!(matches!(
+        inverse_root_owned(a.as_ref(), &newton, Par::Seq),
+        Err(Error::NoConvergence { .. })
+    ));
     let zero = Mat::<f64>::zeros(3, 3);
-    assert!(matches!(inverse_root_owned(zero.as_ref(), &newton, Par::Seq), Err(Error::Singular { .. })));
+    assert!(matches!(
+        inverse_root_owned(zero.as_ref(), &newton, Par::Seq),
+        Err(Error::Singular { .. })
+    ));
     // Too few Newton iterations is non-convergence, reported with the residual.
-    let few = RootParams { method: RootMethod::Newton, newton_max_iter: 1, newton_tol: 1e-14, ..Default::default() };
+    let few = RootParams {
+        method: RootMethod::Newton,
+        newton_max_iter: 1,
+        newton_tol: 1e-14,
+        ..Default::default()
+    };
     match inverse_root_owned(random_spd(10, 1e3, 2).as_ref(), &few, Par::Seq) {
         Err(Error::NoConvergence { iterations: 1, residual, .. }) => assert!(residual > 1e-14),
         other => panic!("expected NoConvergence, got {other:?}"),
     }
-    assert!(inverse_root_owned(random_spd(3, 2.0, 1).as_ref(), &RootParams { p: 0, ..Default::default() }, Par::Seq).is_err());
+    assert!(
+        inverse_root_owned(
+            random_spd(3, 2.0, 1).as_ref(),
+            &RootParams { p: 0, ..Default::default() },
+            Par::Seq
+        )
+        .is_err()
+    );
 }
 
 #[test]

@@ -1,12 +1,12 @@
 //! Toeplitz solvers against dense linear algebra (faer LU / Cholesky), FFT products against
 //! dense products, PCG residuals, and the classic bad inputs.
 
-use faer::linalg::solvers::Solve;
 use faer::Mat;
+use faer::linalg::solvers::Solve;
 use gradus_core::Error;
 use gradus_linalg::toeplitz::{
-    durbin, levinson_solve, pcg_solve, toeplitz_solve_general, ComplexToeplitzOp, GohbergSemencul, LevinsonWorkspace,
-    Preconditioner, RealToeplitzOp,
+    ComplexToeplitzOp, GohbergSemencul, LevinsonWorkspace, Preconditioner, RealToeplitzOp, durbin,
+    levinson_solve, pcg_solve, toeplitz_solve_general,
 };
 use num_complex::Complex64;
 use proptest::prelude::*;
@@ -17,17 +17,26 @@ type R = rand::rngs::StdRng;
 /// Autocovariance of a random positive spectral density plus a nugget: PD Toeplitz.
 fn spd_column(n: usize, seed: u64) -> Vec<f64> {
     let mut r = R::seed_from_u64(seed);
-    let comps: Vec<(f64, f64)> = (0..5).map(|_| (r.random_range(0.1..1.0), r.random_range(0.0..std::f64::consts::PI))).collect();
+    let comps: Vec<(f64, f64)> = (0..5)
+        .map(|_| (r.random_range(0.1..1.0), r.random_range(0.0..std::f64::consts::PI)))
+        .collect();
     let nugget = r.random_range(0.01..0.5);
-    (0..n).map(|k| comps.iter().map(|(w, f)| w * (f * k as f64).cos()).sum::<f64>() + if k == 0 { nugget } else { 0.0 }).collect()
+    (0..n)
+        .map(|k| {
+            comps.iter().map(|(w, f)| w * (f * k as f64).cos()).sum::<f64>()
+                + if k == 0 { nugget } else { 0.0 }
+        })
+        .collect()
 }
 
 fn hermitian_column(n: usize, seed: u64) -> Vec<Complex64> {
     let mut r = R::seed_from_u64(seed);
-    let comps: Vec<(f64, f64)> = (0..4).map(|_| (r.random_range(0.1..1.0), r.random_range(-3.0..3.0))).collect();
+    let comps: Vec<(f64, f64)> =
+        (0..4).map(|_| (r.random_range(0.1..1.0), r.random_range(-3.0..3.0))).collect();
     (0..n)
         .map(|k| {
-            let s: Complex64 = comps.iter().map(|(w, f)| Complex64::from_polar(*w, f * k as f64)).sum();
+            let s: Complex64 =
+                comps.iter().map(|(w, f)| Complex64::from_polar(*w, f * k as f64)).sum();
             if k == 0 { Complex64::new(s.re + 0.1, 0.0) } else { s }
         })
         .collect()
@@ -123,7 +132,9 @@ fn hermitian_levinson_and_gohberg_semencul_match_dense_inverse() {
         let t = hermitian_column(n, n as u64);
         let h = dense_hermitian(&t);
         let mut r = R::seed_from_u64(5);
-        let b: Vec<Complex64> = (0..n).map(|_| Complex64::new(r.random_range(-1.0..1.0), r.random_range(-1.0..1.0))).collect();
+        let b: Vec<Complex64> = (0..n)
+            .map(|_| Complex64::new(r.random_range(-1.0..1.0), r.random_range(-1.0..1.0)))
+            .collect();
         let mut x = vec![Complex64::new(0.0, 0.0); n];
         let logdet = levinson_solve(&t, &b, &mut x, &mut LevinsonWorkspace::new(n)).unwrap();
         let rhs = Mat::from_fn(n, 1, |i, _| b[i]);
@@ -168,12 +179,16 @@ fn hermitian_levinson_and_gohberg_semencul_match_dense_inverse() {
 fn pcg_with_circulant_preconditioners() {
     let n = 20_000;
     // Generating function with a zero-free positive symbol: t_k = 1/(1+k)^2, t_0 = 2.
-    let t: Vec<f64> = (0..n).map(|k| if k == 0 { 2.0 } else { 1.0 / ((1 + k) as f64).powi(2) }).collect();
+    let t: Vec<f64> =
+        (0..n).map(|k| if k == 0 { 2.0 } else { 1.0 / ((1 + k) as f64).powi(2) }).collect();
     let b: Vec<f64> = (0..n).map(|i| ((i % 7) as f64 - 3.0) / 3.0).collect();
     let (x_none, none) = pcg_solve(&t, &b, Preconditioner::None, 1e-10, 1000).unwrap();
     let (x_chan, chan) = pcg_solve(&t, &b, Preconditioner::Chan, 1e-10, 1000).unwrap();
     let (x_strang, strang) = pcg_solve(&t, &b, Preconditioner::Strang, 1e-10, 1000).unwrap();
-    assert!(chan.iterations < none.iterations && strang.iterations < none.iterations, "{none:?} {chan:?} {strang:?}");
+    assert!(
+        chan.iterations < none.iterations && strang.iterations < none.iterations,
+        "{none:?} {chan:?} {strang:?}"
+    );
     // Independent check of the residual with the FFT operator.
     let mut op = RealToeplitzOp::symmetric(&t).unwrap();
     for x in [&x_none, &x_chan, &x_strang] {
@@ -187,7 +202,10 @@ fn pcg_with_circulant_preconditioners() {
     let mut xl = vec![0.0; m];
     levinson_solve(&t[..m], &b[..m], &mut xl, &mut LevinsonWorkspace::new(m)).unwrap();
     assert!(rel_err(&xp, &xl) < 1e-10);
-    assert!(matches!(pcg_solve(&t, &b, Preconditioner::None, 1e-14, 2), Err(Error::NoConvergence { .. })));
+    assert!(matches!(
+        pcg_solve(&t, &b, Preconditioner::None, 1e-14, 2),
+        Err(Error::NoConvergence { .. })
+    ));
 }
 
 #[test]
@@ -195,20 +213,33 @@ fn classic_bad_inputs_are_errors() {
     // SciPy's singular example: c = [2, 2, 1] (the leading 2x2 block [[2,2],[2,2]] is singular).
     let c = [2.0, 2.0, 1.0];
     match durbin(&c) {
-        Err(Error::NotPositiveDefinite { detail }) => assert!(detail.contains("reflection coefficient 1"), "{detail}"),
+        Err(Error::NotPositiveDefinite { detail }) => {
+            assert!(detail.contains("reflection coefficient 1"), "{detail}")
+        }
         other => panic!("expected NotPositiveDefinite, got {other:?}"),
     }
     let mut x = [0.0; 3];
-    assert!(matches!(levinson_solve(&c, &[1.0, 1.0, 1.0], &mut x, &mut LevinsonWorkspace::new(3)), Err(Error::NotPositiveDefinite { .. })));
-    assert!(matches!(toeplitz_solve_general(&c, &c, &[1.0, 2.0, 3.0]), Err(Error::Singular { .. })));
+    assert!(matches!(
+        levinson_solve(&c, &[1.0, 1.0, 1.0], &mut x, &mut LevinsonWorkspace::new(3)),
+        Err(Error::NotPositiveDefinite { .. })
+    ));
+    assert!(matches!(
+        toeplitz_solve_general(&c, &c, &[1.0, 2.0, 3.0]),
+        Err(Error::Singular { .. })
+    ));
     // Zero diagonal.
     let z = [0.0, 1.0, 0.5];
     assert!(matches!(durbin(&z), Err(Error::NotPositiveDefinite { .. })));
-    assert!(matches!(toeplitz_solve_general(&z, &z, &[1.0, 1.0, 1.0]), Err(Error::Singular { .. })));
+    assert!(matches!(
+        toeplitz_solve_general(&z, &z, &[1.0, 1.0, 1.0]),
+        Err(Error::Singular { .. })
+    ));
     // Non-finite, empty, mismatched lengths.
     assert!(matches!(durbin(&[1.0, f64::NAN]), Err(Error::NonFinite { .. })));
     assert!(durbin::<f64>(&[]).is_err());
-    assert!(levinson_solve(&[2.0, 0.5], &[1.0], &mut [0.0; 2], &mut LevinsonWorkspace::new(2)).is_err());
+    assert!(
+        levinson_solve(&[2.0, 0.5], &[1.0], &mut [0.0; 2], &mut LevinsonWorkspace::new(2)).is_err()
+    );
     assert!(RealToeplitzOp::new(&[1.0, 2.0], &[1.5, 2.0]).is_err());
     // Indefinite but with a nonsingular leading chain: Levinson-Durbin must flag it.
     assert!(matches!(durbin(&[1.0, 0.2, 1.5]), Err(Error::NotPositiveDefinite { .. })));

@@ -23,7 +23,13 @@ fn plain(lr: f64) -> ShampooConfig {
 
 /// Root by the coupled Newton iteration: an algorithm independent of Shampoo's eigh path.
 fn newton_root(a: &Mat<f64>, eps: f64) -> Mat<f64> {
-    let p = RootParams { p: 4, eps, method: RootMethod::Newton, newton_tol: 1e-13, ..Default::default() };
+    let p = RootParams {
+        p: 4,
+        eps,
+        method: RootMethod::Newton,
+        newton_tol: 1e-13,
+        ..Default::default()
+    };
     inverse_root_owned(a.as_ref(), &p, Par::Seq).unwrap().0
 }
 
@@ -55,7 +61,11 @@ fn matches_dense_kronecker_reference() {
         let n = rows * cols;
         for (a, wa) in want.iter_mut().enumerate().take(n) {
             let (i, j) = (a / cols, a % cols);
-            let s: f64 = g.iter().enumerate().map(|(b, gb)| li[(i, b / cols)] * ri[(j, b % cols)] * gb).sum();
+            let s: f64 = g
+                .iter()
+                .enumerate()
+                .map(|(b, gb)| li[(i, b / cols)] * ri[(j, b % cols)] * gb)
+                .sum();
             *wa -= 0.1 * s;
         }
         opt.step(&mut p, &g).unwrap();
@@ -75,7 +85,9 @@ fn paper01_g_one_by_one_shampoo_is_adagrad() {
     }
     let cfg = ShampooConfig { min_preconditioner_dim: 1, epsilon: 0.0, ..plain(0.05) };
     let mut sh = Shampoo::<f64>::new(cfg, layout.clone()).unwrap();
-    let mut ada = Agm::<f64>::new("adagrad", AgmConfig { eps: 1e-300, ..AgmConfig::adagrad(0.05) }, layout).unwrap();
+    let mut ada =
+        Agm::<f64>::new("adagrad", AgmConfig { eps: 1e-300, ..AgmConfig::adagrad(0.05) }, layout)
+            .unwrap();
     let mut r = R::seed_from_u64(2);
     let (mut x1, mut x2) = (vec![1.0f64; n], vec![1.0f64; n]);
     for _ in 0..20 {
@@ -102,7 +114,8 @@ fn grafting_sets_the_step_norm_per_block_and_vectors_use_the_graft() {
     let g_norm: f64 = g[..20].iter().map(|v| v * v).sum::<f64>().sqrt();
     assert!((step_norm - g_norm).abs() < 1e-10);
     // The step direction is not the gradient's (Shampoo rotated it)...
-    let cos: f64 = -p[..20].iter().zip(&g[..20]).map(|(a, b)| a * b).sum::<f64>() / (step_norm * g_norm);
+    let cos: f64 =
+        -p[..20].iter().zip(&g[..20]).map(|(a, b)| a * b).sum::<f64>() / (step_norm * g_norm);
     assert!(cos < 0.9999);
     // ...while the vector block took a plain SGD step.
     for i in 20..23 {
@@ -120,12 +133,16 @@ fn blocking_splits_large_dimensions() {
     // split at 3 with separate 3x3, 3x2, ... blocks laid out as their own matrices.
     let mut r = R::seed_from_u64(4);
     let g: Vec<f64> = (0..35).map(|_| r.random_range(-1.0..1.0)).collect();
-    let mut blocked = Shampoo::<f64>::new(ShampooConfig { max_preconditioner_dim: 3, ..plain(0.1) }, layout).unwrap();
+    let mut blocked =
+        Shampoo::<f64>::new(ShampooConfig { max_preconditioner_dim: 3, ..plain(0.1) }, layout)
+            .unwrap();
     let mut p = vec![0.0; 35];
     blocked.step(&mut p, &g).unwrap();
     // Tile (rows 3..6, cols 3..5) as a standalone 3x2 problem.
-    let sub: Vec<f64> = (3..6).flat_map(|i| (3..5).map(move |j| (i, j))).map(|(i, j)| g[i * 5 + j]).collect();
-    let mut alone = Shampoo::<f64>::new(plain(0.1), Layout::new().matrix("t", 3, 2).unwrap()).unwrap();
+    let sub: Vec<f64> =
+        (3..6).flat_map(|i| (3..5).map(move |j| (i, j))).map(|(i, j)| g[i * 5 + j]).collect();
+    let mut alone =
+        Shampoo::<f64>::new(plain(0.1), Layout::new().matrix("t", 3, 2).unwrap()).unwrap();
     let mut q = vec![0.0; 6];
     alone.step(&mut q, &sub).unwrap();
     for (k, (i, j)) in (3..6).flat_map(|i| (3..5).map(move |j| (i, j))).enumerate() {
@@ -152,7 +169,9 @@ fn failed_roots_keep_the_previous_ones_and_are_reported() {
 #[test]
 fn bad_input_and_overflowing_statistics_leave_state_untouched() {
     let layout = Layout::new().matrix("w", 2, 3).unwrap().vector("b", 2).unwrap();
-    let mut opt = Shampoo::<f64>::new(ShampooConfig { momentum: 0.9, ..ShampooConfig::new(0.1) }, layout).unwrap();
+    let mut opt =
+        Shampoo::<f64>::new(ShampooConfig { momentum: 0.9, ..ShampooConfig::new(0.1) }, layout)
+            .unwrap();
     let mut p = vec![0.5; 8];
     opt.step(&mut p, &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]).unwrap();
     let (p0, s0) = (p.clone(), opt.state());
@@ -160,21 +179,38 @@ fn bad_input_and_overflowing_statistics_leave_state_untouched() {
     nan[3] = f64::NAN;
     assert!(matches!(opt.step(&mut p, &nan), Err(Error::NonFinite { what: "gradient", index: 3 })));
     let huge = vec![1e200; 8];
-    assert!(matches!(opt.step(&mut p, &huge), Err(Error::NonFinite { what: "Shampoo statistics", .. })));
+    assert!(matches!(
+        opt.step(&mut p, &huge),
+        Err(Error::NonFinite { what: "Shampoo statistics", .. })
+    ));
     assert!(opt.step(&mut p, &[0.1; 7]).is_err());
     assert_eq!(p, p0);
     assert_eq!(opt.state(), s0);
-    assert!(Shampoo::<f64>::new(ShampooConfig { beta2: 0.0, ..ShampooConfig::new(0.1) }, Layout::flat(2).unwrap()).is_err());
-    assert!(Shampoo::<f64>::new(ShampooConfig { precondition_frequency: 0, ..ShampooConfig::new(0.1) }, Layout::flat(2).unwrap()).is_err());
+    assert!(
+        Shampoo::<f64>::new(
+            ShampooConfig { beta2: 0.0, ..ShampooConfig::new(0.1) },
+            Layout::flat(2).unwrap()
+        )
+        .is_err()
+    );
+    assert!(
+        Shampoo::<f64>::new(
+            ShampooConfig { precondition_frequency: 0, ..ShampooConfig::new(0.1) },
+            Layout::flat(2).unwrap()
+        )
+        .is_err()
+    );
 }
 
 #[test]
 fn state_round_trip_resumes_exactly() {
     let layout = Layout::new().matrix("w", 4, 3).unwrap().vector("b", 4).unwrap();
-    let cfg = ShampooConfig { momentum: 0.5, precondition_frequency: 2, ..ShampooConfig::new(0.05) };
+    let cfg =
+        ShampooConfig { momentum: 0.5, precondition_frequency: 2, ..ShampooConfig::new(0.05) };
     let mut a = Shampoo::<f32>::new(cfg.clone(), layout.clone()).unwrap();
     let mut r = R::seed_from_u64(5);
-    let grads: Vec<Vec<f32>> = (0..8).map(|_| (0..16).map(|_| r.random_range(-1.0..1.0)).collect()).collect();
+    let grads: Vec<Vec<f32>> =
+        (0..8).map(|_| (0..16).map(|_| r.random_range(-1.0..1.0)).collect()).collect();
     let mut pa = vec![0.1f32; 16];
     for g in &grads[..3] {
         a.step(&mut pa, g).unwrap();
@@ -188,6 +224,8 @@ fn state_round_trip_resumes_exactly() {
         b.step(&mut pb, g).unwrap();
     }
     assert_eq!(pa, pb);
-    let mut wrong = Agm::<f32>::adam(Layout::new().matrix("w", 4, 3).unwrap().vector("b", 4).unwrap(), 0.1).unwrap();
+    let mut wrong =
+        Agm::<f32>::adam(Layout::new().matrix("w", 4, 3).unwrap().vector("b", 4).unwrap(), 0.1)
+            .unwrap();
     assert!(matches!(wrong.load_state(&st), Err(Error::StateMismatch { .. })));
 }

@@ -211,7 +211,11 @@ pub fn sinkhorn(
     let e0 = cfg.eps_start.unwrap_or(cfg.eps).max(cfg.eps);
     let n_stages = (e0 / cfg.eps).ln() / (1.0 / cfg.scaling).ln();
     if !(n_stages <= MAX_STAGES) {
-        return Err(Error::hyper("scaling", cfg.scaling, "eps scaling from eps_start to eps would take more than 1000 stages"));
+        return Err(Error::hyper(
+            "scaling",
+            cfg.scaling,
+            "eps scaling from eps_start to eps would take more than 1000 stages",
+        ));
     }
     let mut stages = Vec::with_capacity(n_stages as usize + 2);
     let mut e = e0;
@@ -246,7 +250,10 @@ pub fn sinkhorn(
     let _ = err;
     // Extreme (finite) costs or tiny eps can overflow the log-sum-exps: an error, not NaNs.
     if let Some(index) = f.iter().chain(&g).position(|v| !v.is_finite()) {
-        return Err(gradus_core::Error::NonFinite { what: "Sinkhorn potentials (overflow)", index });
+        return Err(gradus_core::Error::NonFinite {
+            what: "Sinkhorn potentials (overflow)",
+            index,
+        });
     }
     Ok(SinkhornResult {
         f,

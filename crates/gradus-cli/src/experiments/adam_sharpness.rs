@@ -9,13 +9,15 @@ use std::rc::Rc;
 use gradus_core::rng::{derive_seed, seeded};
 use gradus_core::{Layout, Par};
 use gradus_models::data::{gaussian_matrix, normal};
-use gradus_models::{DiagParam, DiagonalNet, LabelNoise, MatrixFactorization, Regression, SquaredLossModel};
+use gradus_models::{
+    DiagParam, DiagonalNet, LabelNoise, MatrixFactorization, Regression, SquaredLossModel,
+};
 use gradus_optim::{Agm, AgmConfig, Control, EpsPlacement, Partition, StepRecord, Trainer};
-use gradus_report::{fmt_num, Plot, Report, Scale, Series, Table};
+use gradus_report::{Plot, Report, Scale, Series, Table, fmt_num};
 use rand::seq::SliceRandom;
 
-use super::common::mean_std;
 use super::ExpResult;
+use super::common::mean_std;
 use crate::ctx::Ctx;
 
 /// One optimizer of the comparison.
@@ -30,26 +32,65 @@ struct Spec {
 fn specs(sgd_lr: f64, adaptive_lr: f64) -> Vec<Spec> {
     let adam = |lr| AgmConfig { par: Par::Seq, ..AgmConfig::adam(lr) };
     vec![
-        Spec { name: "SGD", lr: sgd_lr, cfg: |lr| AgmConfig { par: Par::Seq, ..AgmConfig::sgd(lr) }, block: None },
+        Spec {
+            name: "SGD",
+            lr: sgd_lr,
+            cfg: |lr| AgmConfig { par: Par::Seq, ..AgmConfig::sgd(lr) },
+            block: None,
+        },
         Spec { name: "Adam", lr: adaptive_lr, cfg: adam, block: None },
         Spec {
             name: "RMSProp",
             lr: adaptive_lr,
-            cfg: |lr| AgmConfig { par: Par::Seq, bias_correction: true, statistic: gradus_optim::Statistic::Ema { beta2: 0.999, partition: Partition::Coordinates }, ..AgmConfig::rmsprop(lr) },
+            cfg: |lr| AgmConfig {
+                par: Par::Seq,
+                bias_correction: true,
+                statistic: gradus_optim::Statistic::Ema {
+                    beta2: 0.999,
+                    partition: Partition::Coordinates,
+                },
+                ..AgmConfig::rmsprop(lr)
+            },
             block: None,
         },
-        Spec { name: "Adam-mini (blocks of 10)", lr: adaptive_lr, cfg: |lr| AgmConfig { par: Par::Seq, ..AgmConfig::adam(lr).with_partition(Partition::LayoutBlocks) }, block: Some(10) },
-        Spec { name: "Adalayer (u, v layers)", lr: adaptive_lr, cfg: |lr| AgmConfig { par: Par::Seq, ..AgmConfig::adam(lr).with_partition(Partition::LayoutBlocks) }, block: None },
+        Spec {
+            name: "Adam-mini (blocks of 10)",
+            lr: adaptive_lr,
+            cfg: |lr| AgmConfig {
+                par: Par::Seq,
+                ..AgmConfig::adam(lr).with_partition(Partition::LayoutBlocks)
+            },
+            block: Some(10),
+        },
+        Spec {
+            name: "Adalayer (u, v layers)",
+            lr: adaptive_lr,
+            cfg: |lr| AgmConfig {
+                par: Par::Seq,
+                ..AgmConfig::adam(lr).with_partition(Partition::LayoutBlocks)
+            },
+            block: None,
+        },
         Spec {
             name: "AdamE E=0.25",
             lr: adaptive_lr,
-            cfg: |lr| AgmConfig { par: Par::Seq, exponent: 0.25, eps_placement: EpsPlacement::Inside, ..AgmConfig::adam(lr) },
+            cfg: |lr| AgmConfig {
+                par: Par::Seq,
+                exponent: 0.25,
+                eps_placement: EpsPlacement::Inside,
+                ..AgmConfig::adam(lr)
+            },
             block: None,
         },
         Spec {
             name: "AdamE E=0.75",
             lr: adaptive_lr,
-            cfg: |lr| AgmConfig { par: Par::Seq, exponent: 0.75, eps_placement: EpsPlacement::Inside, ..AgmConfig::adam(lr) },
+            cfg: |lr| AgmConfig {
+                par: Par::Seq,
+                exponent: 0.75,
+                eps_placement: EpsPlacement::Inside,
+                ..AgmConfig::adam(lr)
+            },
             block: None,
         },
     ]
@@ -92,7 +133,15 @@ fn effective_support(w: &[f64]) -> f64 {
     if l2 > 0.0 { l1 * l1 / l2 } else { 0.0 }
 }
 
-fn run_diag(p: &Sparse, spec: &Spec, alpha: f64, sigma: f64, steps: u64, every: u64, seed: u64) -> ExpResult<Vec<Point>> {
+fn run_diag(
+    p: &Sparse,
+    spec: &Spec,
+    alpha: f64,
+    sigma: f64,
+    steps: u64,
+    every: u64,
+    seed: u64,
+) -> ExpResult<Vec<Point>> {
     let d = p.net.dim();
     let layout = match spec.block {
         Some(b) => {
@@ -112,7 +161,9 @@ fn run_diag(p: &Sparse, spec: &Spec, alpha: f64, sigma: f64, steps: u64, every: 
     let observer = move |r: &StepRecord<'_, f64>| {
         net.weights(r.params, &mut w);
         let rec: f64 = w.iter().zip(&w_star).map(|(a, b)| (a - b).powi(2)).sum::<f64>();
-        let noise_free = Regression::new(net.clone(), net.num_samples(), LabelNoise::None).map(|g| g.train_loss(r.params)).unwrap_or(f64::NAN);
+        let noise_free = Regression::new(net.clone(), net.num_samples(), LabelNoise::None)
+            .map(|g| g.train_loss(r.params))
+            .unwrap_or(f64::NAN);
         sink.borrow_mut().push(Point {
             step: r.step as f64,
             loss: noise_free,
@@ -140,7 +191,9 @@ struct EveryN<F> {
     f: F,
 }
 
-impl<F: FnMut(&StepRecord<'_, f64>) -> gradus_core::Result<Control>> gradus_optim::Observer<f64> for EveryN<F> {
+impl<F: FnMut(&StepRecord<'_, f64>) -> gradus_core::Result<Control>> gradus_optim::Observer<f64>
+    for EveryN<F>
+{
     fn every(&self) -> u64 {
         self.every
     }
@@ -177,7 +230,10 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
     let (sgd_lr, adaptive_lr) = (0.02, 0.001);
     let every = steps / 100;
     let specs = specs(sgd_lr, adaptive_lr);
-    let mut report = Report::new("adam-sharpness", "Adam's implicit sharpness on a diagonal linear network and matrix factorisation (paper 01)");
+    let mut report = Report::new(
+        "adam-sharpness",
+        "Adam's implicit sharpness on a diagonal linear network and matrix factorisation (paper 01)",
+    );
     report.text(format!(
         "Sparse regression with a diagonal linear network `w = u*u - v*v` (d = {d}, n = {n}, s = {s}-sparse \
          w* with entries +-1, x ~ N(0, I): the spec's SUGGESTED setup). Targets are noise-free; during training \
@@ -195,22 +251,51 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
          expected squared error on fresh x ~ N(0, I); sparsity is the participation ratio (sum|w|)^2 / sum w^2."
     ));
     let bar = ctx.progress(specs.len() as u64 * seeds, "diagonal network runs");
-    let problems: Vec<Sparse> = (0..seeds).map(|k| sparse_problem(d, n, s, derive_seed(ctx.seed, 10 + k))).collect::<ExpResult<_>>()?;
+    let problems: Vec<Sparse> = (0..seeds)
+        .map(|k| sparse_problem(d, n, s, derive_seed(ctx.seed, 10 + k)))
+        .collect::<ExpResult<_>>()?;
     let mut all: Vec<Vec<Vec<Point>>> = Vec::new();
     for spec in &specs {
         let mut runs = Vec::new();
         for (k, p) in problems.iter().enumerate() {
-            runs.push(run_diag(p, spec, alpha, sigma, steps, every, derive_seed(ctx.seed, 100 + k as u64))?);
+            runs.push(run_diag(
+                p,
+                spec,
+                alpha,
+                sigma,
+                steps,
+                every,
+                derive_seed(ctx.seed, 100 + k as u64),
+            )?);
             bar.inc(1);
         }
         all.push(runs);
     }
     bar.finish_and_clear();
 
-    let mut table = Table::new(&["optimizer", "lr", "train loss", "test error |w-w*|^2", "recovery |w-w*|", "effective support", "tr(H) start -> end", "tr(Diag(H)^1/2) start -> end"]);
+    let mut table = Table::new(&[
+        "optimizer",
+        "lr",
+        "train loss",
+        "test error |w-w*|^2",
+        "recovery |w-w*|",
+        "effective support",
+        "tr(H) start -> end",
+        "tr(Diag(H)^1/2) start -> end",
+    ]);
     for (spec, runs) in specs.iter().zip(&all) {
-        let last = |f: &dyn Fn(&Point) -> f64| mean_std(&runs.iter().map(|r| f(r.last().unwrap_or(&Point::default()))).collect::<Vec<_>>()).0;
-        let first = |f: &dyn Fn(&Point) -> f64| mean_std(&runs.iter().map(|r| f(r.first().unwrap_or(&Point::default()))).collect::<Vec<_>>()).0;
+        let last = |f: &dyn Fn(&Point) -> f64| {
+            mean_std(
+                &runs.iter().map(|r| f(r.last().unwrap_or(&Point::default()))).collect::<Vec<_>>(),
+            )
+            .0
+        };
+        let first = |f: &dyn Fn(&Point) -> f64| {
+            mean_std(
+                &runs.iter().map(|r| f(r.first().unwrap_or(&Point::default()))).collect::<Vec<_>>(),
+            )
+            .0
+        };
         table.row([
             spec.name.to_string(),
             fmt_num(spec.lr),
@@ -234,7 +319,8 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
         ("trace-sqrt-diag", "tr(Diag(H)^1/2)", |p| p.sqrt_diag, Scale::Linear),
     ];
     for (file, label, get, yscale) in panels {
-        let mut plot = Plot::new(format!("Diagonal net with label noise: {label}"), "step", label).scales(Scale::Linear, yscale);
+        let mut plot = Plot::new(format!("Diagonal net with label noise: {label}"), "step", label)
+            .scales(Scale::Linear, yscale);
         for (spec, runs) in specs.iter().zip(&all) {
             let (line, band) = median_curve(runs, get);
             plot = plot.with(Series { band, ..Series::line(spec.name, line) });
@@ -250,13 +336,24 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
 fn claims_text(report: &mut Report, specs: &[Spec], all: &[Vec<Vec<Point>>]) {
     let by = |name: &str| specs.iter().position(|s| s.name == name);
     let (Some(sgd), Some(adam)) = (by("SGD"), by("Adam")) else { return };
-    let fin = |k: usize, f: fn(&Point) -> f64| mean_std(&all[k].iter().map(|r| f(r.last().unwrap_or(&Point::default()))).collect::<Vec<_>>()).0;
+    let fin = |k: usize, f: fn(&Point) -> f64| {
+        mean_std(
+            &all[k].iter().map(|r| f(r.last().unwrap_or(&Point::default()))).collect::<Vec<_>>(),
+        )
+        .0
+    };
     // Change over the second half of training (after the loss has dropped).
     let drift = |k: usize, f: fn(&Point) -> f64| {
-        mean_std(&all[k].iter().map(|r| {
-            let h = r.len() / 2;
-            f(&r[r.len() - 1]) - f(&r[h])
-        }).collect::<Vec<_>>()).0
+        mean_std(
+            &all[k]
+                .iter()
+                .map(|r| {
+                    let h = r.len() / 2;
+                    f(&r[r.len() - 1]) - f(&r[h])
+                })
+                .collect::<Vec<_>>(),
+        )
+        .0
     };
     let verdict = |ok: bool| if ok { "reproduced" } else { "NOT reproduced in this run" };
     let mut lines = vec![
@@ -303,8 +400,14 @@ fn matrix_factorization(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
     let (dim, rank, k) = (20, 2, 20);
     let steps: u64 = ctx.pick(30_000, 200_000);
     let seeds = ctx.pick(2u64, 4);
-    let mut table = Table::new(&["optimizer", "lr", "train loss", "test error (unobserved entries, relative)"]);
-    let mut plot = Plot::new("Matrix completion with label noise: relative error on unobserved entries", "step", "relative test error").scales(Scale::Linear, Scale::Log);
+    let mut table =
+        Table::new(&["optimizer", "lr", "train loss", "test error (unobserved entries, relative)"]);
+    let mut plot = Plot::new(
+        "Matrix completion with label noise: relative error on unobserved entries",
+        "step",
+        "relative test error",
+    )
+    .scales(Scale::Linear, Scale::Log);
     let mut results = Vec::new();
     for (name, lr, cfg) in [
         ("SGD", 0.05, AgmConfig { par: Par::Seq, ..AgmConfig::sgd(0.05) }),
@@ -316,11 +419,15 @@ fn matrix_factorization(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
         for sd in 0..seeds {
             let mut r = seeded(derive_seed(ctx.seed, 500 + sd));
             let u: Vec<f64> = (0..dim * rank).map(|_| normal(&mut r)).collect();
-            let target = |a: usize, b: usize| (0..rank).map(|q| u[a * rank + q] * u[b * rank + q]).sum::<f64>();
-            let mut cells: Vec<(usize, usize)> = (0..dim).flat_map(|a| (0..dim).map(move |b| (a, b))).collect();
+            let target = |a: usize, b: usize| {
+                (0..rank).map(|q| u[a * rank + q] * u[b * rank + q]).sum::<f64>()
+            };
+            let mut cells: Vec<(usize, usize)> =
+                (0..dim).flat_map(|a| (0..dim).map(move |b| (a, b))).collect();
             cells.shuffle(&mut r);
             let n_obs = dim * dim * 3 / 10;
-            let obs: Vec<(usize, usize, f64)> = cells[..n_obs].iter().map(|&(a, b)| (a, b, target(a, b))).collect();
+            let obs: Vec<(usize, usize, f64)> =
+                cells[..n_obs].iter().map(|&(a, b)| (a, b, target(a, b))).collect();
             let unobs: Vec<(usize, usize)> = cells[n_obs..].to_vec();
             let mf = MatrixFactorization::new(dim, dim, k, obs)?;
             let layout = mf.layout();
@@ -333,21 +440,39 @@ fn matrix_factorization(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
             let unobs2 = unobs.clone();
             let u2 = u.clone();
             let obs_fn = move |rec: &StepRecord<'_, f64>| {
-                let err: f64 = unobs2.iter().map(|&(a, b)| (mf2.entry(rec.params, a, b) - (0..rank).map(|q| u2[a * rank + q] * u2[b * rank + q]).sum::<f64>()).powi(2)).sum::<f64>().sqrt();
+                let err: f64 = unobs2
+                    .iter()
+                    .map(|&(a, b)| {
+                        (mf2.entry(rec.params, a, b)
+                            - (0..rank).map(|q| u2[a * rank + q] * u2[b * rank + q]).sum::<f64>())
+                        .powi(2)
+                    })
+                    .sum::<f64>()
+                    .sqrt();
                 sink.borrow_mut().push((rec.step as f64, err / norm));
                 Ok(Control::Continue)
             };
             let opt = Agm::<f64>::new(name, cfg.clone(), layout)?;
-            let mut trainer = Trainer::new(reg, opt, init, derive_seed(ctx.seed, 900 + sd))?.observe(EveryN { every: steps / 60, f: obs_fn });
+            let mut trainer = Trainer::new(reg, opt, init, derive_seed(ctx.seed, 900 + sd))?
+                .observe(EveryN { every: steps / 60, f: obs_fn });
             trainer.run(steps)?;
             let reg_clean = Regression::new(mf.clone(), n_obs, LabelNoise::None)?;
             losses.push(reg_clean.train_loss(trainer.params()));
             finals.push(curve.borrow().last().map(|p| p.1).unwrap_or(f64::NAN));
             curves.push(curve.borrow().clone());
         }
-        table.row([name.to_string(), fmt_num(lr), fmt_num(mean_std(&losses).0), format!("{} +- {}", fmt_num(mean_std(&finals).0), fmt_num(mean_std(&finals).1))]);
+        table.row([
+            name.to_string(),
+            fmt_num(lr),
+            fmt_num(mean_std(&losses).0),
+            format!("{} +- {}", fmt_num(mean_std(&finals).0), fmt_num(mean_std(&finals).1)),
+        ]);
         let len = curves.iter().map(|c| c.len()).min().unwrap_or(0);
-        let line = (0..len).map(|i| (curves[0][i].0, mean_std(&curves.iter().map(|c| c[i].1).collect::<Vec<_>>()).0)).collect();
+        let line = (0..len)
+            .map(|i| {
+                (curves[0][i].0, mean_std(&curves.iter().map(|c| c[i].1).collect::<Vec<_>>()).0)
+            })
+            .collect();
         plot = plot.with(Series::line(name, line));
         results.push((name, mean_std(&finals).0));
     }

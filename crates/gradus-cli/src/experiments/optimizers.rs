@@ -8,7 +8,10 @@ use std::time::Instant;
 use gradus_core::{Layout, Objective, Par, rng};
 use gradus_models::data::classification;
 use gradus_models::{Differentiable, Quadratic, SoftmaxRegression};
-use gradus_optim::{Agm, AgmConfig, Momentum, Optimizer, Shampoo, ShampooConfig, StatePrecision, Trainer, WeightDecay};
+use gradus_optim::{
+    Agm, AgmConfig, Momentum, Optimizer, Shampoo, ShampooConfig, StatePrecision, Trainer,
+    WeightDecay,
+};
 use gradus_report::{Plot, Report, Scale, Series, Table, fmt_num};
 
 use super::ExpResult;
@@ -124,7 +127,11 @@ fn specs() -> Vec<Spec> {
         Spec {
             name: "shampoo (adam graft)",
             build: |lr, l| {
-                let c = ShampooConfig { par: Par::Seq, precondition_frequency: 10, ..ShampooConfig::new(lr) };
+                let c = ShampooConfig {
+                    par: Par::Seq,
+                    precondition_frequency: 10,
+                    ..ShampooConfig::new(lr)
+                };
                 Ok(Box::new(Shampoo::<f32>::new(c, l)?))
             },
         },

@@ -5,17 +5,21 @@
 use std::time::Instant;
 
 use gradus_core::rng::derive_seed;
-use gradus_models::toeplitz_cov::baselines::{crb_first_row, fisher_scoring_ml, toeplitz_projection};
+use gradus_models::toeplitz_cov::baselines::{
+    crb_first_row, fisher_scoring_ml, toeplitz_projection,
+};
 use gradus_models::toeplitz_cov::data::{ar3, atom, random_caratheodory, sample};
 use gradus_models::toeplitz_cov::estimators::initial_theta;
 use gradus_models::toeplitz_cov::metrics::{first_row_squared_error, kl_divergence};
-use gradus_models::toeplitz_cov::{armijo_gd, ArmijoParams, DataKind, EvalPath, Init, SinusoidModel, ToeplitzNll};
-use gradus_report::{fmt_num, Plot, Report, Scale, Series, Table};
+use gradus_models::toeplitz_cov::{
+    ArmijoParams, DataKind, EvalPath, Init, SinusoidModel, ToeplitzNll, armijo_gd,
+};
+use gradus_report::{Plot, Report, Scale, Series, Table, fmt_num};
 use num_complex::Complex64;
 use rayon::prelude::*;
 
-use super::common::mean_std;
 use super::ExpResult;
+use super::common::mean_std;
 use crate::ctx::Ctx;
 
 const P: usize = 15;
@@ -48,7 +52,13 @@ struct Trial {
     inits: [Vec<f64>; 3],
 }
 
-fn gd(nll: &mut ToeplitzNll, model: &SinusoidModel, layout: &gradus_core::Layout, seed: u64, params: &ArmijoParams) -> ExpResult<Est> {
+fn gd(
+    nll: &mut ToeplitzNll,
+    model: &SinusoidModel,
+    layout: &gradus_core::Layout,
+    seed: u64,
+    params: &ArmijoParams,
+) -> ExpResult<Est> {
     let t0 = initial_theta(model, nll.trace_s(), Init::Spec, seed);
     let s = Instant::now();
     let res = armijo_gd(nll, layout, &t0, params)?;
@@ -57,7 +67,13 @@ fn gd(nll: &mut ToeplitzNll, model: &SinusoidModel, layout: &gradus_core::Layout
     Ok(Est { r, nll: res.loss, iterations: res.iterations, secs: s.elapsed().as_secs_f64() })
 }
 
-fn run_trial(x: &[Complex64], m: usize, inits: usize, params: &ArmijoParams, seed: u64) -> ExpResult<Trial> {
+fn run_trial(
+    x: &[Complex64],
+    m: usize,
+    inits: usize,
+    params: &ArmijoParams,
+    seed: u64,
+) -> ExpResult<Trial> {
     let model = |k| SinusoidModel::new(P, k, DataKind::Complex);
     let mut base = ToeplitzNll::new(model(2 * P)?, x, m, EvalPath::Auto)?;
     let proj = toeplitz_projection(base.sample_covariance(), P);
@@ -66,7 +82,12 @@ fn run_trial(x: &[Complex64], m: usize, inits: usize, params: &ArmijoParams, see
     let mut est = vec![Est { r: proj, nll: proj_nll, iterations: 0, secs: 0.0 }];
     let s = Instant::now();
     let ml = fisher_scoring_ml(&mut base, 1e-8, 200)?;
-    est.push(Est { r: ml.r, nll: ml.loss, iterations: ml.iterations, secs: s.elapsed().as_secs_f64() });
+    est.push(Est {
+        r: ml.r,
+        nll: ml.loss,
+        iterations: ml.iterations,
+        secs: s.elapsed().as_secs_f64(),
+    });
     let mut init_nll: [Vec<f64>; 3] = Default::default();
     for (slot, k) in [P, 2 * P, 4 * P].into_iter().enumerate() {
         let md = model(k)?;
@@ -104,7 +125,10 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
     let inits = ctx.pick(2, 3);
     let params = ArmijoParams { max_iter: ctx.pick(3000, 20_000), ..Default::default() };
     let gens = generators()?;
-    let mut report = Report::new("toeplitz-cov", "Toeplitz covariance estimation by over-parameterised gradient descent (paper 07)");
+    let mut report = Report::new(
+        "toeplitz-cov",
+        "Toeplitz covariance estimation by over-parameterised gradient descent (paper 07)",
+    );
     report.text(format!(
         "P = {P}; complex snapshots x ~ CN(0, R) from each of the spec's generators; M snapshots in {ms:?}; {trials} \
          trials per M (fresh samples, same R); GD runs are the official code's Algorithm 2 (separate Armijo steps \
@@ -122,9 +146,19 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
     let total = (gens.len() * ms.len() * trials) as u64;
     let bar = ctx.progress(total, "toeplitz-cov trials");
     let mut findings = Vec::new();
-    let mut reach_table = Table::new(&["data", "K = P reaches optimum", "K = 2P", "K = 4P", "iterations 1 step (K=2P)", "iterations 2 steps (K=2P)", "seconds 1 step", "seconds 2 steps"]);
+    let mut reach_table = Table::new(&[
+        "data",
+        "K = P reaches optimum",
+        "K = 2P",
+        "K = 4P",
+        "iterations 1 step (K=2P)",
+        "iterations 2 steps (K=2P)",
+        "seconds 1 step",
+        "seconds 2 steps",
+    ]);
     for (gi, (gname, truth)) in gens.iter().enumerate() {
-        let mut mse_table = Table::new(&["M", "CRB"].iter().copied().chain(ESTIMATORS).collect::<Vec<_>>());
+        let mut mse_table =
+            Table::new(&["M", "CRB"].iter().copied().chain(ESTIMATORS).collect::<Vec<_>>());
         let mut kl_table = Table::new(&["M"].iter().copied().chain(ESTIMATORS).collect::<Vec<_>>());
         let mut mse_series: Vec<Vec<(f64, f64)>> = vec![Vec::new(); ESTIMATORS.len()];
         let mut kl_series: Vec<Vec<(f64, f64)>> = vec![Vec::new(); ESTIMATORS.len()];
@@ -148,13 +182,21 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
             let mut mse_row = vec![m.to_string(), fmt_num(crb)];
             let mut kl_row = vec![m.to_string()];
             for e in 0..ESTIMATORS.len() {
-                let mses: Vec<f64> = outcomes.iter().map(|o| first_row_squared_error(&o.est[e].r, truth)).collect();
-                let kls: Vec<f64> = outcomes.iter().map(|o| kl_divergence(&o.est[e].r, truth).unwrap_or(f64::NAN)).collect();
+                let mses: Vec<f64> =
+                    outcomes.iter().map(|o| first_row_squared_error(&o.est[e].r, truth)).collect();
+                let kls: Vec<f64> = outcomes
+                    .iter()
+                    .map(|o| kl_divergence(&o.est[e].r, truth).unwrap_or(f64::NAN))
+                    .collect();
                 let (mm, _) = mean_std(&mses);
                 let finite: Vec<f64> = kls.iter().copied().filter(|v| v.is_finite()).collect();
                 let kk = if finite.len() == kls.len() { mean_std(&finite).0 } else { f64::NAN };
                 mse_row.push(fmt_num(mm));
-                kl_row.push(if kk.is_finite() { fmt_num(kk) } else { format!("not PD in {}/{}", kls.len() - finite.len(), kls.len()) });
+                kl_row.push(if kk.is_finite() {
+                    fmt_num(kk)
+                } else {
+                    format!("not PD in {}/{}", kls.len() - finite.len(), kls.len())
+                });
                 mse_series[e].push((m as f64, mm));
                 kl_series[e].push((m as f64, kk));
             }
@@ -162,7 +204,13 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
             mse_table.row(mse_row);
             kl_table.row(kl_row);
             for o in &outcomes {
-                let best = o.est.iter().map(|e| e.nll).chain(o.inits.iter().flatten().copied()).filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
+                let best = o
+                    .est
+                    .iter()
+                    .map(|e| e.nll)
+                    .chain(o.inits.iter().flatten().copied())
+                    .filter(|v| v.is_finite())
+                    .fold(f64::INFINITY, f64::min);
                 for slot in 0..3 {
                     for &v in &o.inits[slot] {
                         runs[slot] += 1;
@@ -175,7 +223,14 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
                 s1.push(o.est[5].secs);
             }
         }
-        let frac = |s: usize| format!("{:.0}% ({}/{})", 100.0 * reached[s] as f64 / runs[s].max(1) as f64, reached[s], runs[s]);
+        let frac = |s: usize| {
+            format!(
+                "{:.0}% ({}/{})",
+                100.0 * reached[s] as f64 / runs[s].max(1) as f64,
+                reached[s],
+                runs[s]
+            )
+        };
         let pct = |s: usize| 100.0 * reached[s] as f64 / runs[s].max(1) as f64;
         let (m1, m2) = (mean_std(&it1).0, mean_std(&it2).0);
         findings.push(format!(
@@ -196,17 +251,33 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
             fmt_num(mean_std(&s1).0),
             fmt_num(mean_std(&s2).0),
         ]);
-        let file = gname.to_lowercase().replace([' ', '(', ')'], "-").replace("--", "-").trim_matches('-').to_string();
+        let file = gname
+            .to_lowercase()
+            .replace([' ', '(', ')'], "-")
+            .replace("--", "-")
+            .trim_matches('-')
+            .to_string();
         report.text(format!("## {gname}"));
         report.table(format!("{file}-mse"), mse_table);
         report.table(format!("{file}-kl"), kl_table);
-        let mut plot = Plot::new(format!("{gname}: first-row MSE vs snapshots"), "M (snapshots)", "first-row squared error").scales(Scale::Log, Scale::Log);
+        let mut plot = Plot::new(
+            format!("{gname}: first-row MSE vs snapshots"),
+            "M (snapshots)",
+            "first-row squared error",
+        )
+        .scales(Scale::Log, Scale::Log);
         for (e, name) in ESTIMATORS.iter().enumerate() {
-            plot = plot.with(Series { markers: true, ..Series::line(*name, mse_series[e].clone()) });
+            plot =
+                plot.with(Series { markers: true, ..Series::line(*name, mse_series[e].clone()) });
         }
         plot = plot.with(Series { dashed: true, ..Series::line("Cramer-Rao bound", crb_series) });
         report.plot(format!("{file}-mse"), plot);
-        let mut plot = Plot::new(format!("{gname}: KL(R_hat, R) vs snapshots"), "M (snapshots)", "KL divergence").scales(Scale::Log, Scale::Log);
+        let mut plot = Plot::new(
+            format!("{gname}: KL(R_hat, R) vs snapshots"),
+            "M (snapshots)",
+            "KL divergence",
+        )
+        .scales(Scale::Log, Scale::Log);
         for (e, name) in ESTIMATORS.iter().enumerate().skip(1) {
             plot = plot.with(Series { markers: true, ..Series::line(*name, kl_series[e].clone()) });
         }
@@ -237,7 +308,10 @@ fn convergence_plot(ctx: &Ctx, report: &mut Report, params: &ArmijoParams) -> Ex
     let md = SinusoidModel::new(P, 2 * P, DataKind::Complex)?;
     let rec = ArmijoParams { record_every: 10, ..*params };
     let mut curves = Vec::new();
-    for (name, layout) in [("1 step (Algorithm 1)", md.single_step_layout()), ("2 steps (Algorithm 2)", md.separate_step_layout(FREQ_RATIO)?)] {
+    for (name, layout) in [
+        ("1 step (Algorithm 1)", md.single_step_layout()),
+        ("2 steps (Algorithm 2)", md.separate_step_layout(FREQ_RATIO)?),
+    ] {
         let mut nll = ToeplitzNll::new(md, &x, m, EvalPath::Auto)?;
         let t0 = initial_theta(&md, nll.trace_s(), Init::Spec, 7);
         let res = armijo_gd(&mut nll, &layout, &t0, &rec)?;
@@ -246,9 +320,17 @@ fn convergence_plot(ctx: &Ctx, report: &mut Report, params: &ArmijoParams) -> Ex
     let mut base = ToeplitzNll::new(md, &x, m, EvalPath::Auto)?;
     let ml = fisher_scoring_ml(&mut base, 1e-10, 200)?;
     let best = curves.iter().map(|c| c.2).fold(ml.loss, f64::min);
-    let mut plot = Plot::new("Random Caratheodory, M = 80, K = 2P: NLL - best vs iteration", "iteration", "NLL - best NLL").scales(Scale::Linear, Scale::Log);
+    let mut plot = Plot::new(
+        "Random Caratheodory, M = 80, K = 2P: NLL - best vs iteration",
+        "iteration",
+        "NLL - best NLL",
+    )
+    .scales(Scale::Linear, Scale::Log);
     for (name, hist, _) in curves {
-        plot = plot.with(Series::line(name, hist.iter().map(|(i, l)| (*i as f64, (l - best).max(1e-12))).collect()));
+        plot = plot.with(Series::line(
+            name,
+            hist.iter().map(|(i, l)| (*i as f64, (l - best).max(1e-12))).collect(),
+        ));
     }
     report.plot("convergence-steps", plot);
     Ok(())

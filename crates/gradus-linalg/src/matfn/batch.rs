@@ -4,7 +4,7 @@ use faer::Mat;
 use gradus_core::{Par, Result};
 use rayon::prelude::*;
 
-use super::{inverse_root, RootInfo, RootParams, RootWorkspace};
+use super::{RootInfo, RootParams, RootWorkspace, inverse_root};
 use crate::LinalgScalar;
 
 /// One root to compute: input, output, its own workspace (sequential inside, so the result

@@ -7,11 +7,21 @@ use gradus_core::Result;
 use super::{RootInfo, RootParams, RootWorkspace};
 use crate::LinalgScalar;
 
-pub(super) fn compute<T: LinalgScalar>(a: MatRef<'_, T>, params: &RootParams, ws: &mut RootWorkspace<T>) -> Result<RootInfo> {
+pub(super) fn compute<T: LinalgScalar>(
+    a: MatRef<'_, T>,
+    params: &RootParams,
+    ws: &mut RootWorkspace<T>,
+) -> Result<RootInfo> {
     let n = a.nrows();
     crate::eigh::eigh_into(a, &mut ws.w, ws.u.as_mut(), &mut ws.eigh)?;
     let eps = params.eps;
-    let mut info = RootInfo { residual: f64::NAN, min_eig: f64::INFINITY, max_eig: f64::NEG_INFINITY, floored: 0, iterations: 0 };
+    let mut info = RootInfo {
+        residual: f64::NAN,
+        min_eig: f64::INFINITY,
+        max_eig: f64::NEG_INFINITY,
+        floored: 0,
+        iterations: 0,
+    };
     let expo = -1.0 / params.p as f64;
     for j in 0..n {
         let lam = ws.w[j].to_f64() + eps;
@@ -30,7 +40,14 @@ pub(super) fn compute<T: LinalgScalar>(a: MatRef<'_, T>, params: &RootParams, ws
             ws.t1[(i, j)] = ws.u[(i, j)] * f;
         }
     }
-    matmul(ws.x.as_mut(), Accum::Replace, ws.t1.as_ref(), ws.u.as_ref().transpose(), T::ONE, crate::eigh::faer_par(ws.par));
+    matmul(
+        ws.x.as_mut(),
+        Accum::Replace,
+        ws.t1.as_ref(),
+        ws.u.as_ref().transpose(),
+        T::ONE,
+        crate::eigh::faer_par(ws.par),
+    );
     // Exact symmetry (the product is symmetric only up to rounding).
     for j in 0..n {
         for i in (j + 1)..n {

@@ -7,7 +7,7 @@ mod eigh_root;
 mod newton_root;
 mod workspace;
 
-pub use batch::{inverse_root_batch, RootJob};
+pub use batch::{RootJob, inverse_root_batch};
 pub use workspace::RootWorkspace;
 
 use faer::linalg::matmul::matmul;
@@ -102,14 +102,21 @@ pub fn inverse_root<T: LinalgScalar>(
     let n = crate::eigh::validate_symmetric(a)?;
     gradus_core::validate::same_len("root workspace dimension", ws.dim(), n)?;
     if out.nrows() != n || out.ncols() != n {
-        return Err(Error::InvalidShape { what: "root output", detail: format!("{} x {} for n = {n}", out.nrows(), out.ncols()) });
+        return Err(Error::InvalidShape {
+            what: "root output",
+            detail: format!("{} x {} for n = {n}", out.nrows(), out.ncols()),
+        });
     }
     let mut info = match params.method {
         RootMethod::Eigh => eigh_root::compute(a, params, ws)?,
         RootMethod::Newton => newton_root::compute(a, params, ws)?,
     };
     if !ws.x.as_ref().is_all_finite() {
-        return Err(Error::NoConvergence { method: "inverse root", iterations: info.iterations, residual: f64::NAN });
+        return Err(Error::NoConvergence {
+            method: "inverse root",
+            iterations: info.iterations,
+            residual: f64::NAN,
+        });
     }
     if params.residual {
         info.residual = residual(a, params, ws);
@@ -120,7 +127,11 @@ pub fn inverse_root<T: LinalgScalar>(
 }
 
 /// Convenience: allocates a workspace and returns the root.
-pub fn inverse_root_owned<T: LinalgScalar>(a: MatRef<'_, T>, params: &RootParams, par: Par) -> Result<(Mat<T>, RootInfo)> {
+pub fn inverse_root_owned<T: LinalgScalar>(
+    a: MatRef<'_, T>,
+    params: &RootParams,
+    par: Par,
+) -> Result<(Mat<T>, RootInfo)> {
     let n = crate::check::square("matrix", a)?;
     let mut ws = RootWorkspace::new(n, par);
     let mut out = Mat::zeros(n, n);
@@ -129,7 +140,11 @@ pub fn inverse_root_owned<T: LinalgScalar>(a: MatRef<'_, T>, params: &RootParams
 }
 
 /// `||X^p (A + eps I) - I||_F / sqrt(n)` with `X = ws.x`, by repeated squaring.
-fn residual<T: LinalgScalar>(a: MatRef<'_, T>, params: &RootParams, ws: &mut RootWorkspace<T>) -> f64 {
+fn residual<T: LinalgScalar>(
+    a: MatRef<'_, T>,
+    params: &RootParams,
+    ws: &mut RootWorkspace<T>,
+) -> f64 {
     let n = a.nrows();
     let par = crate::eigh::faer_par(ws.par);
     // t1 = X^p by binary powering: acc (t1) and base (t2).

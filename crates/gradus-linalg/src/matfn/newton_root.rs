@@ -14,7 +14,11 @@ use gradus_core::{Error, Result};
 use super::{RootInfo, RootParams, RootWorkspace};
 use crate::LinalgScalar;
 
-pub(super) fn compute<T: LinalgScalar>(a: MatRef<'_, T>, params: &RootParams, ws: &mut RootWorkspace<T>) -> Result<RootInfo> {
+pub(super) fn compute<T: LinalgScalar>(
+    a: MatRef<'_, T>,
+    params: &RootParams,
+    ws: &mut RootWorkspace<T>,
+) -> Result<RootInfo> {
     let n = a.nrows();
     let par = crate::eigh::faer_par(ws.par);
     let p = params.p as f64;
@@ -64,14 +68,28 @@ pub(super) fn compute<T: LinalgScalar>(a: MatRef<'_, T>, params: &RootParams, ws
         iterations += 1;
         let new_err = max_dev_from_identity(&ws.u);
         if !new_err.is_finite() || new_err > 2.0 * err.max(1.0) {
-            return Err(Error::NoConvergence { method: "coupled inverse Newton", iterations, residual: new_err });
+            return Err(Error::NoConvergence {
+                method: "coupled inverse Newton",
+                iterations,
+                residual: new_err,
+            });
         }
         err = new_err;
     }
     if err > params.newton_tol {
-        return Err(Error::NoConvergence { method: "coupled inverse Newton", iterations, residual: err });
+        return Err(Error::NoConvergence {
+            method: "coupled inverse Newton",
+            iterations,
+            residual: err,
+        });
     }
-    Ok(RootInfo { residual: f64::NAN, min_eig: f64::NAN, max_eig: f64::NAN, floored: 0, iterations })
+    Ok(RootInfo {
+        residual: f64::NAN,
+        min_eig: f64::NAN,
+        max_eig: f64::NAN,
+        floored: 0,
+        iterations,
+    })
 }
 
 fn max_dev_from_identity<T: LinalgScalar>(m: &faer::Mat<T>) -> f64 {

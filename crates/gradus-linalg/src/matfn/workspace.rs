@@ -1,8 +1,8 @@
 use faer::Mat;
 use gradus_core::Par;
 
-use crate::eigh::EighWorkspace;
 use crate::LinalgScalar;
+use crate::eigh::EighWorkspace;
 
 /// Everything an inverse root of an `n x n` matrix needs, allocated once.
 pub struct RootWorkspace<T> {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use gradus_core::{validate::same_len, Error, Result};
+use gradus_core::{Error, Result, validate::same_len};
 use num_complex::Complex64;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
@@ -57,7 +57,10 @@ impl RealToeplitzOp {
         check("first column", col)?;
         check("first row", row)?;
         if col[0] != row[0] {
-            return Err(Error::InvalidShape { what: "Toeplitz operator", detail: "col[0] != row[0]".into() });
+            return Err(Error::InvalidShape {
+                what: "Toeplitz operator",
+                detail: "col[0] != row[0]".into(),
+            });
         }
         let m = fast_len(2 * n - 1);
         let mut planner = RealFftPlanner::<f64>::new();
@@ -69,7 +72,10 @@ impl RealToeplitzOp {
             emb[m - k] = row[k];
         }
         let mut spectrum = forward.make_output_vec();
-        let mut scratch = vec![Complex64::new(0.0, 0.0); forward.get_scratch_len().max(inverse.get_scratch_len())];
+        let mut scratch = vec![
+            Complex64::new(0.0, 0.0);
+            forward.get_scratch_len().max(inverse.get_scratch_len())
+        ];
         forward
             .process_with_scratch(&mut emb, &mut spectrum, &mut scratch)
             .map_err(|e| Error::InvalidShape { what: "FFT", detail: e.to_string() })?;
@@ -101,8 +107,11 @@ impl RealToeplitzOp {
         same_len("output", self.n, y.len())?;
         self.buf[..self.n].copy_from_slice(x);
         self.buf[self.n..].iter_mut().for_each(|v| *v = 0.0);
-        let fft_err = |e: realfft::FftError| Error::InvalidShape { what: "FFT", detail: e.to_string() };
-        self.forward.process_with_scratch(&mut self.buf, &mut self.freq, &mut self.scratch).map_err(fft_err)?;
+        let fft_err =
+            |e: realfft::FftError| Error::InvalidShape { what: "FFT", detail: e.to_string() };
+        self.forward
+            .process_with_scratch(&mut self.buf, &mut self.freq, &mut self.scratch)
+            .map_err(fft_err)?;
         for (f, s) in self.freq.iter_mut().zip(&self.spectrum) {
             *f *= s;
         }
@@ -114,7 +123,9 @@ impl RealToeplitzOp {
                 last.im = 0.0;
             }
         }
-        self.inverse.process_with_scratch(&mut self.freq, &mut self.buf, &mut self.scratch).map_err(fft_err)?;
+        self.inverse
+            .process_with_scratch(&mut self.freq, &mut self.buf, &mut self.scratch)
+            .map_err(fft_err)?;
         y.copy_from_slice(&self.buf[..self.n]);
         Ok(())
     }
@@ -144,7 +155,10 @@ impl ComplexToeplitzOp {
             }
         }
         if col[0] != row[0] {
-            return Err(Error::InvalidShape { what: "Toeplitz operator", detail: "col[0] != row[0]".into() });
+            return Err(Error::InvalidShape {
+                what: "Toeplitz operator",
+                detail: "col[0] != row[0]".into(),
+            });
         }
         let m = fast_len(2 * n - 1);
         let mut planner = FftPlanner::<f64>::new();
@@ -155,11 +169,22 @@ impl ComplexToeplitzOp {
         for k in 1..n {
             spectrum[m - k] = row[k];
         }
-        let mut scratch = vec![Complex64::new(0.0, 0.0); forward.get_inplace_scratch_len().max(inverse.get_inplace_scratch_len())];
+        let mut scratch =
+            vec![
+                Complex64::new(0.0, 0.0);
+                forward.get_inplace_scratch_len().max(inverse.get_inplace_scratch_len())
+            ];
         forward.process_with_scratch(&mut spectrum, &mut scratch);
         let inv_m = 1.0 / m as f64;
         spectrum.iter_mut().for_each(|s| *s *= inv_m);
-        Ok(ComplexToeplitzOp { n, spectrum, forward, inverse, buf: vec![Complex64::new(0.0, 0.0); m], scratch })
+        Ok(ComplexToeplitzOp {
+            n,
+            spectrum,
+            forward,
+            inverse,
+            buf: vec![Complex64::new(0.0, 0.0); m],
+            scratch,
+        })
     }
 
     /// The Hermitian operator with first column `col` (first row `conj(col)`); `col[0]` must be

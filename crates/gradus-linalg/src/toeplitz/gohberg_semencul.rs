@@ -10,11 +10,11 @@
 
 use std::sync::Arc;
 
-use gradus_core::{validate::same_len, Error, Result};
+use gradus_core::{Error, Result, validate::same_len};
 use num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
 
-use super::{circulant::fast_len, durbin, ToeplitzField};
+use super::{ToeplitzField, circulant::fast_len, durbin};
 
 /// `T^{-1}` of a Hermitian PD Toeplitz matrix in Gohberg-Semencul form.
 pub struct GohbergSemencul {
@@ -44,13 +44,19 @@ impl GohbergSemencul {
     /// FFT plans and buffers for dimension `n`, holding the identity until [`Self::update`].
     pub fn with_dim(n: usize) -> Result<Self> {
         if n == 0 {
-            return Err(Error::InvalidShape { what: "Toeplitz matrix", detail: "empty first column".into() });
+            return Err(Error::InvalidShape {
+                what: "Toeplitz matrix",
+                detail: "empty first column".into(),
+            });
         }
         let m = fast_len(2 * n - 1);
         let mut planner = FftPlanner::<f64>::new();
         let forward = planner.plan_fft_forward(m);
         let inverse = planner.plan_fft_inverse(m);
-        let scratch = vec![Complex64::new(0.0, 0.0); forward.get_inplace_scratch_len().max(inverse.get_inplace_scratch_len())];
+        let scratch = vec![
+            Complex64::new(0.0, 0.0);
+            forward.get_inplace_scratch_len().max(inverse.get_inplace_scratch_len())
+        ];
         let z = |len| vec![Complex64::new(0.0, 0.0); len];
         let mut u = z(n);
         u[0] = Complex64::new(1.0, 0.0);
@@ -176,7 +182,8 @@ impl GohbergSemencul {
                 // (L(w) L(w)^H)_{ij} = sum_{k <= min(i,j)} w_{i-k} conj(w_{j-k})
                 let mut s = Complex64::new(0.0, 0.0);
                 for k in 0..=i.min(j) {
-                    s += self.u[i - k] * self.u[j - k].conj() - self.v[i - k] * self.v[j - k].conj();
+                    s +=
+                        self.u[i - k] * self.u[j - k].conj() - self.v[i - k] * self.v[j - k].conj();
                 }
                 out[i * n + j] = s / self.e;
             }

@@ -10,7 +10,7 @@
 //! `J conj([1; a]) / E_k` solves `T_{k+1} g = e_k`, which extends a solution of the leading
 //! `k x k` system by one row (Levinson).
 
-use gradus_core::{validate::same_len, Error, Result};
+use gradus_core::{Error, Result, validate::same_len};
 
 use super::ToeplitzField;
 
@@ -29,7 +29,10 @@ pub struct Durbin<F> {
 
 fn check_first_column<F: ToeplitzField>(t: &[F]) -> Result<()> {
     if t.is_empty() {
-        return Err(Error::InvalidShape { what: "Toeplitz matrix", detail: "empty first column".into() });
+        return Err(Error::InvalidShape {
+            what: "Toeplitz matrix",
+            detail: "empty first column".into(),
+        });
     }
     if let Some(index) = t.iter().position(|x| !x.is_finite()) {
         return Err(Error::NonFinite { what: "Toeplitz first column", index });
@@ -95,7 +98,9 @@ fn durbin_order<F: ToeplitzField>(t: &[F], a: &mut [F], k: usize, e_prev: f64) -
     a[k] = kappa;
     let e = e_prev * (1.0 - k2);
     if !(e > 0.0) {
-        return Err(Error::NotPositiveDefinite { detail: format!("prediction error {k} is {e:e}") });
+        return Err(Error::NotPositiveDefinite {
+            detail: format!("prediction error {k} is {e:e}"),
+        });
     }
     Ok((kappa, e))
 }
@@ -123,7 +128,9 @@ pub fn durbin<F: ToeplitzField>(t: &[F]) -> Result<Durbin<F>> {
         logdet += e.ln();
     }
     if !logdet.is_finite() || poly.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Singular { detail: "Levinson-Durbin overflowed (entries too large)".into() });
+        return Err(Error::Singular {
+            detail: "Levinson-Durbin overflowed (entries too large)".into(),
+        });
     }
     Ok(Durbin { poly, reflection, errors, logdet })
 }
@@ -180,10 +187,14 @@ pub fn levinson_solve<F: ToeplitzField>(
     // Extreme but finite entries can overflow intermediate products while every reflection
     // coefficient stays below 1 in modulus: report it rather than return garbage.
     if let Some(index) = x.iter().position(|v| !v.is_finite()) {
-        return Err(Error::Singular { detail: format!("solution overflowed at entry {index} (entries too large)") });
+        return Err(Error::Singular {
+            detail: format!("solution overflowed at entry {index} (entries too large)"),
+        });
     }
     if !logdet.is_finite() {
-        return Err(Error::Singular { detail: "log-determinant overflowed (entries too large)".into() });
+        return Err(Error::Singular {
+            detail: "log-determinant overflowed (entries too large)".into(),
+        });
     }
     Ok(logdet)
 }

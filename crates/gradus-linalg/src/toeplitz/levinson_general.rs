@@ -9,7 +9,7 @@
 //! Every leading principal submatrix must be nonsingular; `d = 0` (or `c_0 = 0`) is reported
 //! as [`Error::Singular`] with the order at which it happened.
 
-use gradus_core::{validate::same_len, Error, Result};
+use gradus_core::{Error, Result, validate::same_len};
 
 use super::ToeplitzField;
 
@@ -27,7 +27,10 @@ pub fn toeplitz_solve_general<F: ToeplitzField>(c: &[F], r: &[F], b: &[F]) -> Re
         }
     }
     if c[0] != r[0] {
-        return Err(Error::InvalidShape { what: "Toeplitz matrix", detail: "first column and first row disagree at (0, 0)".into() });
+        return Err(Error::InvalidShape {
+            what: "Toeplitz matrix",
+            detail: "first column and first row disagree at (0, 0)".into(),
+        });
     }
     let scale = c.iter().chain(r).fold(0.0f64, |m, v| m.max(v.abs2().sqrt()));
     let tiny = 1e-14;
@@ -52,7 +55,13 @@ pub fn toeplitz_solve_general<F: ToeplitzField>(c: &[F], r: &[F], b: &[F]) -> Re
         }
         let d = F::ONE - ef * eg;
         if d.abs2().sqrt() <= tiny {
-            return Err(Error::Singular { detail: format!("zero pivot at order {k}: leading {} x {} block is singular", k + 1, k + 1) });
+            return Err(Error::Singular {
+                detail: format!(
+                    "zero pivot at order {k}: leading {} x {} block is singular",
+                    k + 1,
+                    k + 1
+                ),
+            });
         }
         // f' and g' from the old f, g (g' written into g after f' is staged in f_new).
         f_new[0] = f[0] / d;
@@ -72,7 +81,11 @@ pub fn toeplitz_solve_general<F: ToeplitzField>(c: &[F], r: &[F], b: &[F]) -> Re
         }
     }
     if let Some(index) = x.iter().position(|v| !v.is_finite()) {
-        return Err(Error::Singular { detail: format!("solution overflowed at entry {index}: the matrix is numerically singular") });
+        return Err(Error::Singular {
+            detail: format!(
+                "solution overflowed at entry {index}: the matrix is numerically singular"
+            ),
+        });
     }
     Ok(x)
 }

@@ -22,6 +22,6 @@ pub mod pcg;
 pub use circulant::{ComplexToeplitzOp, RealToeplitzOp};
 pub use field::ToeplitzField;
 pub use gohberg_semencul::GohbergSemencul;
-pub use levinson::{durbin, levinson_solve, Durbin, LevinsonWorkspace};
+pub use levinson::{Durbin, LevinsonWorkspace, durbin, levinson_solve};
 pub use levinson_general::toeplitz_solve_general;
-pub use pcg::{pcg_solve, CirculantPreconditioner, PcgInfo, Preconditioner};
+pub use pcg::{CirculantPreconditioner, PcgInfo, Preconditioner, pcg_solve};

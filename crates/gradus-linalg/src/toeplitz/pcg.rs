@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use gradus_core::{validate::same_len, Error, Result};
+use gradus_core::{Error, Result, validate::same_len};
 use num_complex::Complex64;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
@@ -49,10 +49,18 @@ impl CirculantPreconditioner {
         let c: Vec<f64> = (0..n)
             .map(|k| match kind {
                 Preconditioner::Strang => {
-                    if k <= n / 2 { t[k] } else { t[n - k] }
+                    if k <= n / 2 {
+                        t[k]
+                    } else {
+                        t[n - k]
+                    }
                 }
                 Preconditioner::Chan => {
-                    if k == 0 { t[0] } else { ((n - k) as f64 * t[k] + k as f64 * t[n - k]) / n as f64 }
+                    if k == 0 {
+                        t[0]
+                    } else {
+                        ((n - k) as f64 * t[k] + k as f64 * t[n - k]) / n as f64
+                    }
                 }
                 Preconditioner::None => 0.0,
             })
@@ -65,14 +73,19 @@ impl CirculantPreconditioner {
         let inverse = planner.plan_fft_inverse(n);
         let mut buf = c;
         let mut freq = forward.make_output_vec();
-        let mut scratch = vec![Complex64::new(0.0, 0.0); forward.get_scratch_len().max(inverse.get_scratch_len())];
+        let mut scratch = vec![
+            Complex64::new(0.0, 0.0);
+            forward.get_scratch_len().max(inverse.get_scratch_len())
+        ];
         forward
             .process_with_scratch(&mut buf, &mut freq, &mut scratch)
             .map_err(|e| Error::InvalidShape { what: "FFT", detail: e.to_string() })?;
         let mut inv_lambda = Vec::with_capacity(freq.len());
         for (k, l) in freq.iter().enumerate() {
             if !(l.re > 0.0) {
-                return Err(Error::NotPositiveDefinite { detail: format!("{kind:?} circulant eigenvalue {k} is {:e}", l.re) });
+                return Err(Error::NotPositiveDefinite {
+                    detail: format!("{kind:?} circulant eigenvalue {k} is {:e}", l.re),
+                });
             }
             inv_lambda.push(1.0 / (l.re * n as f64));
         }
@@ -84,7 +97,9 @@ impl CirculantPreconditioner {
         same_len("residual", self.buf.len(), r.len())?;
         self.buf.copy_from_slice(r);
         let e = |e: realfft::FftError| Error::InvalidShape { what: "FFT", detail: e.to_string() };
-        self.forward.process_with_scratch(&mut self.buf, &mut self.freq, &mut self.scratch).map_err(e)?;
+        self.forward
+            .process_with_scratch(&mut self.buf, &mut self.freq, &mut self.scratch)
+            .map_err(e)?;
         for (f, il) in self.freq.iter_mut().zip(&self.inv_lambda) {
             *f *= *il;
         }
@@ -94,7 +109,9 @@ impl CirculantPreconditioner {
                 last.im = 0.0;
             }
         }
-        self.inverse.process_with_scratch(&mut self.freq, &mut self.buf, &mut self.scratch).map_err(e)?;
+        self.inverse
+            .process_with_scratch(&mut self.freq, &mut self.buf, &mut self.scratch)
+            .map_err(e)?;
         z.copy_from_slice(&self.buf);
         Ok(())
     }
@@ -112,7 +129,13 @@ pub struct PcgInfo {
 /// Solves `T x = b` for symmetric positive-definite Toeplitz `T` (first column `t`) by PCG from
 /// `x = 0`, stopping at relative residual `tol` or after `max_iter` iterations
 /// ([`Error::NoConvergence`]).
-pub fn pcg_solve(t: &[f64], b: &[f64], kind: Preconditioner, tol: f64, max_iter: usize) -> Result<(Vec<f64>, PcgInfo)> {
+pub fn pcg_solve(
+    t: &[f64],
+    b: &[f64],
+    kind: Preconditioner,
+    tol: f64,
+    max_iter: usize,
+) -> Result<(Vec<f64>, PcgInfo)> {
     let n = t.len();
     same_len("right-hand side", n, b.len())?;
     gradus_core::validate::positive("tol", tol)?;
@@ -132,15 +155,16 @@ pub fn pcg_solve(t: &[f64], b: &[f64], kind: Preconditioner, tol: f64, max_iter:
     }
     let mut r = b.to_vec();
     let mut z = vec![0.0; n];
-    let precond = |pre: &mut Option<CirculantPreconditioner>, r: &[f64], z: &mut [f64]| -> Result<()> {
-        match pre {
-            Some(p) => p.apply(r, z),
-            None => {
-                z.copy_from_slice(r);
-                Ok(())
+    let precond =
+        |pre: &mut Option<CirculantPreconditioner>, r: &[f64], z: &mut [f64]| -> Result<()> {
+            match pre {
+                Some(p) => p.apply(r, z),
+                None => {
+                    z.copy_from_slice(r);
+                    Ok(())
+                }
             }
-        }
-    };
+        };
     precond(&mut pre, &r, &mut z)?;
     let mut p = z.clone();
     let mut q = vec![0.0; n];
@@ -149,7 +173,9 @@ pub fn pcg_solve(t: &[f64], b: &[f64], kind: Preconditioner, tol: f64, max_iter:
         op.apply(&p, &mut q)?;
         let pq = dot(&p, &q);
         if !(pq > 0.0) {
-            return Err(Error::NotPositiveDefinite { detail: format!("p^T T p = {pq:e} at PCG iteration {it}") });
+            return Err(Error::NotPositiveDefinite {
+                detail: format!("p^T T p = {pq:e} at PCG iteration {it}"),
+            });
         }
         let alpha = rz / pq;
         for i in 0..n {
@@ -169,5 +195,9 @@ pub fn pcg_solve(t: &[f64], b: &[f64], kind: Preconditioner, tol: f64, max_iter:
         }
     }
     let rel = dot(&r, &r).sqrt() / bnorm;
-    Err(Error::NoConvergence { method: "preconditioned conjugate gradients", iterations: max_iter, residual: rel })
+    Err(Error::NoConvergence {
+        method: "preconditioned conjugate gradients",
+        iterations: max_iter,
+        residual: rel,
+    })
 }

@@ -94,7 +94,9 @@ impl ShampooConfig {
             return Err(Error::hyper("max_preconditioner_dim", 0.0, "must be >= 1"));
         }
         match self.grafting {
-            Grafting::RmsProp { beta2 } | Grafting::Adam { beta2 } => unit_interval_open_right("graft beta2", beta2)?,
+            Grafting::RmsProp { beta2 } | Grafting::Adam { beta2 } => {
+                unit_interval_open_right("graft beta2", beta2)?
+            }
             _ => {}
         }
         positive("graft_epsilon", self.graft_epsilon)?;

@@ -17,7 +17,7 @@ pub use config::{Grafting, ShampooConfig};
 
 use gradus_core::validate::same_len;
 use gradus_core::{Error, Layout, Result, Scalar, Shape};
-use gradus_kernels::{grad_stats, SimdFloat};
+use gradus_kernels::{SimdFloat, grad_stats};
 use gradus_linalg::RootParams;
 use rayon::prelude::*;
 
@@ -67,7 +67,14 @@ impl<T: SimdFloat> Shampoo<T> {
                     let start = tiles.len();
                     for r0 in (0..rows).step_by(md) {
                         for c0 in (0..cols).step_by(md) {
-                            tiles.push(Tile::new(b.offset, cols, r0, c0, md.min(rows - r0), md.min(cols - c0)));
+                            tiles.push(Tile::new(
+                                b.offset,
+                                cols,
+                                r0,
+                                c0,
+                                md.min(rows - r0),
+                                md.min(cols - c0),
+                            ));
                         }
                     }
                     kinds.push(BlockKind::Tiles(start..tiles.len()));
@@ -77,7 +84,17 @@ impl<T: SimdFloat> Shampoo<T> {
         }
         let n = layout.len();
         let momentum = if cfg.momentum > 0.0 { vec![0.0; n] } else { Vec::new() };
-        Ok(Shampoo { cfg, layout, t: 0, kinds, tiles, graft: vec![0.0; n], momentum, dir: vec![0.0; n], _marker: Default::default() })
+        Ok(Shampoo {
+            cfg,
+            layout,
+            t: 0,
+            kinds,
+            tiles,
+            graft: vec![0.0; n],
+            momentum,
+            dir: vec![0.0; n],
+            _marker: Default::default(),
+        })
     }
 
     /// The configuration.
@@ -89,7 +106,11 @@ impl<T: SimdFloat> Shampoo<T> {
     pub fn set_config(&mut self, cfg: ShampooConfig) -> Result<()> {
         cfg.validate()?;
         if cfg.state_key() != self.cfg.state_key() {
-            return Err(Error::mismatch("state-shaping configuration", self.cfg.state_key(), cfg.state_key()));
+            return Err(Error::mismatch(
+                "state-shaping configuration",
+                self.cfg.state_key(),
+                cfg.state_key(),
+            ));
         }
         self.cfg = cfg;
         Ok(())
@@ -179,7 +200,13 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
             match kind {
                 BlockKind::Diagonal => {
                     for i in self.layout.blocks()[b].range() {
-                        self.dir[i] = Self::graft_dir(grafting, eps, bc2, &mut self.graft[i], grads[i].to_f64());
+                        self.dir[i] = Self::graft_dir(
+                            grafting,
+                            eps,
+                            bc2,
+                            &mut self.graft[i],
+                            grads[i].to_f64(),
+                        );
                     }
                 }
                 BlockKind::Tiles(range) => {
@@ -189,7 +216,13 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
                         for i in 0..r {
                             for j in 0..c {
                                 let k = tile.index(i, j);
-                                let d = Self::graft_dir(grafting, eps, bc2, &mut self.graft[k], tile.g[(i, j)]);
+                                let d = Self::graft_dir(
+                                    grafting,
+                                    eps,
+                                    bc2,
+                                    &mut self.graft[k],
+                                    tile.g[(i, j)],
+                                );
                                 graft_sq += d * d;
                                 self.dir[k] = d;
                             }
@@ -201,7 +234,10 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
                         let scale = if grafting == Grafting::None {
                             1.0
                         } else {
-                            let s: f64 = (0..c).flat_map(|j| (0..r).map(move |i| (i, j))).map(|(i, j)| tile.dir[(i, j)].powi(2)).sum();
+                            let s: f64 = (0..c)
+                                .flat_map(|j| (0..r).map(move |i| (i, j)))
+                                .map(|(i, j)| tile.dir[(i, j)].powi(2))
+                                .sum();
                             if s > 0.0 { (graft_sq / s).sqrt() } else { 0.0 }
                         };
                         for i in 0..r {
@@ -251,16 +287,25 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
     }
 
     fn state(&self) -> OptimizerState {
-        let mut buffers = vec![NamedBuffer { name: "graft".into(), data: BufferData::F64(self.graft.clone()) }];
+        let mut buffers =
+            vec![NamedBuffer { name: "graft".into(), data: BufferData::F64(self.graft.clone()) }];
         if !self.momentum.is_empty() {
-            buffers.push(NamedBuffer { name: "momentum".into(), data: BufferData::F64(self.momentum.clone()) });
+            buffers.push(NamedBuffer {
+                name: "momentum".into(),
+                data: BufferData::F64(self.momentum.clone()),
+            });
         }
-        let flags: Vec<f64> = self.tiles.iter().map(|t| if t.has_roots { 1.0 } else { 0.0 }).collect();
+        let flags: Vec<f64> =
+            self.tiles.iter().map(|t| if t.has_roots { 1.0 } else { 0.0 }).collect();
         buffers.push(NamedBuffer { name: "has_roots".into(), data: BufferData::F64(flags) });
         for (k, tile) in self.tiles.iter().enumerate() {
             for (name, m) in ["L", "R", "Linv", "Rinv"].iter().zip(tile.matrices()) {
-                let data = (0..m.ncols()).flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)])).collect();
-                buffers.push(NamedBuffer { name: format!("tile{k}.{name}"), data: BufferData::F64(data) });
+                let data =
+                    (0..m.ncols()).flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)])).collect();
+                buffers.push(NamedBuffer {
+                    name: format!("tile{k}.{name}"),
+                    data: BufferData::F64(data),
+                });
             }
         }
         OptimizerState {
@@ -280,7 +325,11 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
             .map_err(|e| Error::corrupt("optimizer configuration", e.to_string()))?;
         cfg.validate()?;
         if cfg.state_key() != self.cfg.state_key() {
-            return Err(Error::mismatch("optimizer configuration", self.cfg.state_key(), cfg.state_key()));
+            return Err(Error::mismatch(
+                "optimizer configuration",
+                self.cfg.state_key(),
+                cfg.state_key(),
+            ));
         }
         let read = |name: &str, len: usize| -> Result<Vec<f64>> {
             let b = state.buffer(name)?;
@@ -318,6 +367,10 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
 
 impl<T: Scalar> std::fmt::Debug for Shampoo<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shampoo").field("cfg", &self.cfg).field("t", &self.t).field("tiles", &self.tiles.len()).finish()
+        f.debug_struct("Shampoo")
+            .field("cfg", &self.cfg)
+            .field("t", &self.t)
+            .field("tiles", &self.tiles.len())
+            .finish()
     }
 }

@@ -4,7 +4,7 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef};
 use gradus_core::{Error, Par, Result};
-use gradus_linalg::{inverse_root, RootParams, RootWorkspace};
+use gradus_linalg::{RootParams, RootWorkspace, inverse_root};
 
 /// A tile: rows `row0..row0+rows`, columns `col0..col0+cols` of the layout block at `offset`
 /// (row-major with `stride` columns).
@@ -38,7 +38,14 @@ fn identity(n: usize) -> Mat<f64> {
 }
 
 impl Tile {
-    pub fn new(offset: usize, stride: usize, row0: usize, col0: usize, rows: usize, cols: usize) -> Self {
+    pub fn new(
+        offset: usize,
+        stride: usize,
+        row0: usize,
+        col0: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Self {
         let z = |r, c| Mat::zeros(r, c);
         Tile {
             offset,
@@ -121,11 +128,21 @@ impl Tile {
     /// Recomputes both roots; on failure keeps the previous ones and returns how many failed.
     pub fn refresh_roots(&mut self, params: &RootParams) -> u32 {
         let mut failures = 0;
-        match inverse_root(self.left.as_ref(), self.root_scratch_l.as_mut(), params, &mut self.ws_left) {
+        match inverse_root(
+            self.left.as_ref(),
+            self.root_scratch_l.as_mut(),
+            params,
+            &mut self.ws_left,
+        ) {
             Ok(_) => std::mem::swap(&mut self.left_root, &mut self.root_scratch_l),
             Err(_) => failures += 1,
         }
-        match inverse_root(self.right.as_ref(), self.root_scratch_r.as_mut(), params, &mut self.ws_right) {
+        match inverse_root(
+            self.right.as_ref(),
+            self.root_scratch_r.as_mut(),
+            params,
+            &mut self.ws_right,
+        ) {
             Ok(_) => std::mem::swap(&mut self.right_root, &mut self.root_scratch_r),
             Err(_) => failures += 1,
         }
@@ -135,8 +152,22 @@ impl Tile {
 
     /// `dir = L^{-1/p} G R^{-1/p}`.
     pub fn precondition(&mut self) {
-        matmul(self.tmp.as_mut(), Accum::Replace, self.left_root.as_ref(), self.g.as_ref(), 1.0, faer::Par::Seq);
-        matmul(self.dir.as_mut(), Accum::Replace, self.tmp.as_ref(), self.right_root.as_ref(), 1.0, faer::Par::Seq);
+        matmul(
+            self.tmp.as_mut(),
+            Accum::Replace,
+            self.left_root.as_ref(),
+            self.g.as_ref(),
+            1.0,
+            faer::Par::Seq,
+        );
+        matmul(
+            self.dir.as_mut(),
+            Accum::Replace,
+            self.tmp.as_ref(),
+            self.right_root.as_ref(),
+            1.0,
+            faer::Par::Seq,
+        );
     }
 
     /// Read access for the state writer.

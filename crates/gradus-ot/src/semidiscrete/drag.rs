@@ -400,11 +400,17 @@ impl<'p, S: Source> Drag<'p, S> {
             _ => self.g_max + gamma,
         };
         if !(g_max < 1e300 && lambda.is_finite() && gamma.is_finite()) {
-            return Err(gradus_core::Error::NonFinite { what: "DRAG step (potentials would overflow)", index: 0 });
+            return Err(gradus_core::Error::NonFinite {
+                what: "DRAG step (potentials would overflow)",
+                index: 0,
+            });
         }
         // Samples far outside the targets' scale overflow the scores (|x - y|^2 = inf): reject
         // the step before anything is written.
-        let overflow = || gradus_core::Error::NonFinite { what: "DRAG softmax (sample too far from the targets)", index: 0 };
+        let overflow = || gradus_core::Error::NonFinite {
+            what: "DRAG softmax (sample too far from the targets)",
+            index: 0,
+        };
         let m = self.problem.len();
         let parallel = self.cfg.par.is_parallel() && m >= 2 * CHUNK;
         let cl = self.problem.cloud();
