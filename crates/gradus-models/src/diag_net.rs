@@ -20,6 +20,9 @@ const COL_CHUNK: usize = 4096;
 /// arithmetic, so the same result): below it, fork-join costs more than it saves.
 const PARALLEL_FROM: usize = 1 << 20;
 
+/// One column chunk of the gradient pass: (chunk index, ((row sum, d/du), d/dv)).
+type GradChunk<'a> = (usize, ((&'a mut [f64], &'a mut [f64]), &'a mut [f64]));
+
 /// The parametrisation of the effective weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiagParam {
@@ -211,7 +214,7 @@ impl SquaredLossModel for DiagonalNet {
     ) {
         let d = self.dim();
         let (ou, ov) = out.split_at_mut(d);
-        let chunk = |(c, ((s, ou), ov)): (usize, ((&mut [f64], &mut [f64]), &mut [f64]))| {
+        let chunk = |(c, ((s, ou), ov)): GradChunk<'_>| {
             let lo = c * COL_CHUNK;
             let hi = lo + s.len();
             s.iter_mut().for_each(|v| *v = 0.0);

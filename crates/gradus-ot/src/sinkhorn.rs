@@ -210,7 +210,7 @@ pub fn sinkhorn(
     const MAX_STAGES: f64 = 1000.0;
     let e0 = cfg.eps_start.unwrap_or(cfg.eps).max(cfg.eps);
     let n_stages = (e0 / cfg.eps).ln() / (1.0 / cfg.scaling).ln();
-    if !(n_stages <= MAX_STAGES) {
+    if n_stages.is_nan() || n_stages > MAX_STAGES {
         return Err(Error::hyper(
             "scaling",
             cfg.scaling,
