@@ -2,8 +2,6 @@
 //! optimizer configuration. A counting global allocator proves it; it counts only on the
 //! thread that enables it, so other tests cannot disturb the count.
 
-use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gradus::core::{Layout, Par, rng};
@@ -14,41 +12,10 @@ use gradus::optim::{
 };
 use gradus::{Optimizer, Schedule};
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        if COUNTING.with(|c| c.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(|c| c.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use gradus::core::alloc_count::{CountingAllocator, count_allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
-    let r = f();
-    COUNTING.with(|c| c.set(false));
-    (r, ALLOCATIONS.load(Ordering::Relaxed) - before)
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn configs() -> Vec<(&'static str, AgmConfig)> {
     let seq = |mut c: AgmConfig| {
@@ -100,7 +67,7 @@ fn trainer_steps_allocate_nothing() {
                 Ok(Control::Continue)
             });
         trainer.run(1).unwrap();
-        let (summary, allocs) = count(|| trainer.run(300).unwrap());
+        let (summary, allocs) = count_allocations(|| trainer.run(300).unwrap());
         assert_eq!(summary.steps, 300);
         assert_eq!(allocs, 0, "{name}: {allocs} heap allocations in 300 steps");
         // The observer saw every step 1..=301.
@@ -115,7 +82,7 @@ fn trainer_steps_allocate_nothing() {
     let opt = Shampoo::<f32>::new(cfg, layout.clone()).unwrap();
     let mut trainer = Trainer::new(model, opt, vec![0.0f32; layout.len()], 3).unwrap();
     trainer.run(1).unwrap();
-    let (_, allocs) = count(|| trainer.run(50).unwrap());
+    let (_, allocs) = count_allocations(|| trainer.run(50).unwrap());
     assert_eq!(allocs, 0, "shampoo: {allocs} heap allocations in 50 steps");
 
     // A large buffer on the fused kernels with sequential execution.
@@ -128,6 +95,6 @@ fn trainer_steps_allocate_nothing() {
     .unwrap();
     let (mut p, g) = (vec![1.0f32; n], vec![0.5f32; n]);
     opt.step(&mut p, &g).unwrap();
-    let (_, allocs) = count(|| opt.step(&mut p, &g).unwrap());
+    let (_, allocs) = count_allocations(|| opt.step(&mut p, &g).unwrap());
     assert_eq!(allocs, 0, "sequential fused Adam on 2^20 parameters allocated");
 }

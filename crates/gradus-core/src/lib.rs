@@ -9,6 +9,7 @@
 //! - [`rng`]: explicit, stream-splittable seeding so results never depend on thread count;
 //! - [`Par`]: parallelism as a value passed in.
 
+pub mod alloc_count;
 mod error;
 mod layout;
 mod objective;

@@ -2,10 +2,6 @@
 //! a sequential `Cluster`, make zero heap allocations after the first step. A counting global
 //! allocator proves it; it counts only on the thread that enables it.
 
-use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use gradus_core::{Layout, Par, rng};
 use gradus_dist::compression::{
     Cgd, Chain, Cluster, Compressor, Ef, Ef21, Ef21Init, Identity, Induced, Method,
@@ -14,41 +10,10 @@ use gradus_dist::compression::{
 use gradus_models::Quadratic;
 use gradus_optim::{Agm, AgmConfig, Optimizer, Trainer};
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        if COUNTING.with(|c| c.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(|c| c.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use gradus_core::alloc_count::{CountingAllocator, count_allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
-    let r = f();
-    COUNTING.with(|c| c.set(false));
-    (r, ALLOCATIONS.load(Ordering::Relaxed) - before)
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn compressors_do_not_allocate() {
@@ -73,7 +38,7 @@ fn compressors_do_not_allocate() {
     ];
     let mut r = rng::seeded(0);
     for mut c in all {
-        let (res, n) = count(|| c.compress(&v, &mut out, &mut r));
+        let (res, n) = count_allocations(|| c.compress(&v, &mut out, &mut r));
         res.unwrap();
         assert_eq!(n, 0, "{} allocated {n} times", c.name());
     }
@@ -84,7 +49,7 @@ fn run_counted<O: Optimizer<f64>>(opt: O, name: &str) {
     let f = Quadratic::<f64>::ill_conditioned(d, 10.0, 1).unwrap();
     let mut t = Trainer::new(f, opt, vec![0.0; d], 2).unwrap();
     t.run(1).unwrap();
-    let (res, n) = count(|| t.run(100));
+    let (res, n) = count_allocations(|| t.run(100));
     res.unwrap();
     assert_eq!(n, 0, "{name}: {n} allocations in 100 steps");
 }
@@ -120,7 +85,7 @@ fn a_sequential_cluster_does_not_allocate_per_round() {
         .unwrap();
         let mut t = Trainer::new(cl, sgd, vec![0.0; d], 3).unwrap();
         t.run(1).unwrap();
-        let (res, n) = count(|| t.run(50));
+        let (res, n) = count_allocations(|| t.run(50));
         res.unwrap();
         assert_eq!(n, 0, "{method:?}: {n} allocations in 50 rounds");
     }
