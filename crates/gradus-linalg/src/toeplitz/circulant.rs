@@ -35,15 +35,72 @@ fn check(what: &'static str, v: &[f64]) -> Result<()> {
     }
 }
 
+fn fft_err(e: realfft::FftError) -> Error {
+    Error::InvalidShape { what: "FFT", detail: e.to_string() }
+}
+
+/// Planned real FFTs of length `m` and their buffers, for `buf <- IFFT(d * FFT(buf))` with a
+/// fixed diagonal `d` (a real circulant product or solve). Allocated once.
+pub(crate) struct RealSpectral {
+    forward: Arc<dyn RealToComplex<f64>>,
+    inverse: Arc<dyn ComplexToReal<f64>>,
+    /// The real signal: input of the forward and output of the inverse transform.
+    pub buf: Vec<f64>,
+    freq: Vec<Complex64>,
+    scratch: Vec<Complex64>,
+}
+
+impl RealSpectral {
+    pub fn new(m: usize) -> Self {
+        let mut planner = RealFftPlanner::<f64>::new();
+        let forward = planner.plan_fft_forward(m);
+        let inverse = planner.plan_fft_inverse(m);
+        let scratch = vec![
+            Complex64::new(0.0, 0.0);
+            forward.get_scratch_len().max(inverse.get_scratch_len())
+        ];
+        let freq = forward.make_output_vec();
+        RealSpectral { forward, inverse, buf: vec![0.0; m], freq, scratch }
+    }
+
+    /// The unnormalised transform of `buf` (`m / 2 + 1` bins; `buf` is clobbered).
+    pub fn transform(&mut self) -> Result<&[Complex64]> {
+        self.forward
+            .process_with_scratch(&mut self.buf, &mut self.freq, &mut self.scratch)
+            .map_err(fft_err)?;
+        Ok(&self.freq)
+    }
+
+    /// `buf <- IFFT(diag * FFT(buf))`, unnormalised (fold `1/m` into `diag`).
+    pub fn multiply<S: Copy>(&mut self, diag: &[S]) -> Result<()>
+    where
+        Complex64: std::ops::MulAssign<S>,
+    {
+        self.forward
+            .process_with_scratch(&mut self.buf, &mut self.freq, &mut self.scratch)
+            .map_err(fft_err)?;
+        for (f, &d) in self.freq.iter_mut().zip(diag) {
+            *f *= d;
+        }
+        // The c2r transform requires exactly real DC (and Nyquist) bins; rounding can leave
+        // a tiny imaginary part there.
+        self.freq[0].im = 0.0;
+        if self.buf.len() % 2 == 0 {
+            if let Some(last) = self.freq.last_mut() {
+                last.im = 0.0;
+            }
+        }
+        self.inverse
+            .process_with_scratch(&mut self.freq, &mut self.buf, &mut self.scratch)
+            .map_err(fft_err)
+    }
+}
+
 /// A real Toeplitz operator with cached transform (real FFTs).
 pub struct RealToeplitzOp {
     n: usize,
     spectrum: Vec<Complex64>,
-    forward: Arc<dyn RealToComplex<f64>>,
-    inverse: Arc<dyn ComplexToReal<f64>>,
-    buf: Vec<f64>,
-    freq: Vec<Complex64>,
-    scratch: Vec<Complex64>,
+    fft: RealSpectral,
 }
 
 impl RealToeplitzOp {
@@ -63,27 +120,15 @@ impl RealToeplitzOp {
             });
         }
         let m = fast_len(2 * n - 1);
-        let mut planner = RealFftPlanner::<f64>::new();
-        let forward = planner.plan_fft_forward(m);
-        let inverse = planner.plan_fft_inverse(m);
-        let mut emb = vec![0.0; m];
-        emb[..n].copy_from_slice(col);
+        let mut fft = RealSpectral::new(m);
+        fft.buf[..n].copy_from_slice(col);
         for k in 1..n {
-            emb[m - k] = row[k];
+            fft.buf[m - k] = row[k];
         }
-        let mut spectrum = forward.make_output_vec();
-        let mut scratch = vec![
-            Complex64::new(0.0, 0.0);
-            forward.get_scratch_len().max(inverse.get_scratch_len())
-        ];
-        forward
-            .process_with_scratch(&mut emb, &mut spectrum, &mut scratch)
-            .map_err(|e| Error::InvalidShape { what: "FFT", detail: e.to_string() })?;
         // Fold the 1/m of the unnormalised inverse transform into the cached spectrum.
         let inv_m = 1.0 / m as f64;
-        spectrum.iter_mut().for_each(|s| *s *= inv_m);
-        let freq = forward.make_output_vec();
-        Ok(RealToeplitzOp { n, spectrum, forward, inverse, buf: vec![0.0; m], freq, scratch })
+        let spectrum = fft.transform()?.iter().map(|s| s * inv_m).collect();
+        Ok(RealToeplitzOp { n, spectrum, fft })
     }
 
     /// The symmetric operator with first column (= first row) `col`.
@@ -98,35 +143,17 @@ impl RealToeplitzOp {
 
     /// Embedding (FFT) length `m`.
     pub fn fft_len(&self) -> usize {
-        self.buf.len()
+        self.fft.buf.len()
     }
 
     /// `y = T x`.
     pub fn apply(&mut self, x: &[f64], y: &mut [f64]) -> Result<()> {
         same_len("operand", self.n, x.len())?;
         same_len("output", self.n, y.len())?;
-        self.buf[..self.n].copy_from_slice(x);
-        self.buf[self.n..].iter_mut().for_each(|v| *v = 0.0);
-        let fft_err =
-            |e: realfft::FftError| Error::InvalidShape { what: "FFT", detail: e.to_string() };
-        self.forward
-            .process_with_scratch(&mut self.buf, &mut self.freq, &mut self.scratch)
-            .map_err(fft_err)?;
-        for (f, s) in self.freq.iter_mut().zip(&self.spectrum) {
-            *f *= s;
-        }
-        // The c2r transform requires exactly real DC (and Nyquist) bins; rounding can leave
-        // a tiny imaginary part there.
-        self.freq[0].im = 0.0;
-        if self.buf.len() % 2 == 0 {
-            if let Some(last) = self.freq.last_mut() {
-                last.im = 0.0;
-            }
-        }
-        self.inverse
-            .process_with_scratch(&mut self.freq, &mut self.buf, &mut self.scratch)
-            .map_err(fft_err)?;
-        y.copy_from_slice(&self.buf[..self.n]);
+        self.fft.buf[..self.n].copy_from_slice(x);
+        self.fft.buf[self.n..].iter_mut().for_each(|v| *v = 0.0);
+        self.fft.multiply(&self.spectrum)?;
+        y.copy_from_slice(&self.fft.buf[..self.n]);
         Ok(())
     }
 }

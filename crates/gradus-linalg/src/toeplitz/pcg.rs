@@ -8,13 +8,10 @@
 //! For well-behaved generating functions PCG then converges in a number of iterations nearly
 //! independent of `n`.
 
-use std::sync::Arc;
-
 use gradus_core::{Error, Result, validate::same_len};
-use num_complex::Complex64;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::RealToeplitzOp;
+use super::circulant::RealSpectral;
 
 /// Which circulant approximation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +27,7 @@ pub enum Preconditioner {
 /// A circulant preconditioner `C^{-1} r = IFFT(FFT(r) / lambda)`.
 pub struct CirculantPreconditioner {
     inv_lambda: Vec<f64>,
-    forward: Arc<dyn RealToComplex<f64>>,
-    inverse: Arc<dyn ComplexToReal<f64>>,
-    buf: Vec<f64>,
-    freq: Vec<Complex64>,
-    scratch: Vec<Complex64>,
+    fft: RealSpectral,
 }
 
 impl CirculantPreconditioner {
@@ -68,18 +61,9 @@ impl CirculantPreconditioner {
         if kind == Preconditioner::None {
             return Err(Error::Unsupported("Preconditioner::None has no circulant".into()));
         }
-        let mut planner = RealFftPlanner::<f64>::new();
-        let forward = planner.plan_fft_forward(n);
-        let inverse = planner.plan_fft_inverse(n);
-        let mut buf = c;
-        let mut freq = forward.make_output_vec();
-        let mut scratch = vec![
-            Complex64::new(0.0, 0.0);
-            forward.get_scratch_len().max(inverse.get_scratch_len())
-        ];
-        forward
-            .process_with_scratch(&mut buf, &mut freq, &mut scratch)
-            .map_err(|e| Error::InvalidShape { what: "FFT", detail: e.to_string() })?;
+        let mut fft = RealSpectral::new(n);
+        fft.buf.copy_from_slice(&c);
+        let freq = fft.transform()?;
         let mut inv_lambda = Vec::with_capacity(freq.len());
         for (k, l) in freq.iter().enumerate() {
             if !(l.re > 0.0) {
@@ -89,30 +73,15 @@ impl CirculantPreconditioner {
             }
             inv_lambda.push(1.0 / (l.re * n as f64));
         }
-        Ok(CirculantPreconditioner { inv_lambda, forward, inverse, buf, freq, scratch })
+        Ok(CirculantPreconditioner { inv_lambda, fft })
     }
 
     /// `z = C^{-1} r`.
     pub fn apply(&mut self, r: &[f64], z: &mut [f64]) -> Result<()> {
-        same_len("residual", self.buf.len(), r.len())?;
-        self.buf.copy_from_slice(r);
-        let e = |e: realfft::FftError| Error::InvalidShape { what: "FFT", detail: e.to_string() };
-        self.forward
-            .process_with_scratch(&mut self.buf, &mut self.freq, &mut self.scratch)
-            .map_err(e)?;
-        for (f, il) in self.freq.iter_mut().zip(&self.inv_lambda) {
-            *f *= *il;
-        }
-        self.freq[0].im = 0.0;
-        if self.buf.len() % 2 == 0 {
-            if let Some(last) = self.freq.last_mut() {
-                last.im = 0.0;
-            }
-        }
-        self.inverse
-            .process_with_scratch(&mut self.freq, &mut self.buf, &mut self.scratch)
-            .map_err(e)?;
-        z.copy_from_slice(&self.buf);
+        same_len("residual", self.fft.buf.len(), r.len())?;
+        self.fft.buf.copy_from_slice(r);
+        self.fft.multiply(&self.inv_lambda)?;
+        z.copy_from_slice(&self.fft.buf);
         Ok(())
     }
 }
