@@ -80,6 +80,88 @@ impl DiagonalNet {
         batch * self.dim() >= PARALLEL_FROM && self.dim() > COL_CHUNK
     }
 
+    /// `(dw/du, dw/dv)` at `(u, v)`.
+    #[inline]
+    fn weight_grad(&self, u: f64, v: f64) -> (f64, f64) {
+        match self.param {
+            DiagParam::SquareDifference => (2.0 * u, -2.0 * v),
+            DiagParam::Product => (v, u),
+        }
+    }
+
+    /// `out[k] = <x_{rows_k}, z>` where `fill(lo, chunk)` writes the columns `lo..` of `z`:
+    /// SIMD partial dots over fixed column chunks (in parallel once the design is large),
+    /// summed in chunk order, so the result does not depend on the thread count.
+    fn chunked_dots(
+        &self,
+        rows: &[usize],
+        scratch: &mut [f64],
+        out: &mut [f64],
+        fill: impl Fn(usize, &mut [f64]) + Sync,
+    ) {
+        let d = self.dim();
+        let b = rows.len();
+        let (z, partial) = scratch.split_at_mut(d);
+        let partial = &mut partial[..d.div_ceil(COL_CHUNK) * b];
+        let chunk = |(c, (part, z)): (usize, (&mut [f64], &mut [f64]))| {
+            let lo = c * COL_CHUNK;
+            fill(lo, z);
+            for (pk, &j) in part.iter_mut().zip(rows) {
+                *pk = gradus_kernels::dot(Par::Seq, z, &self.x.row(j)[lo..lo + z.len()])
+                    .unwrap_or(f64::NAN);
+            }
+        };
+        if self.parallel(b) {
+            partial.par_chunks_mut(b).zip(z.par_chunks_mut(COL_CHUNK)).enumerate().for_each(chunk);
+        } else {
+            partial.chunks_mut(b).zip(z.chunks_mut(COL_CHUNK)).enumerate().for_each(chunk);
+        }
+        out[..b].iter_mut().for_each(|o| *o = 0.0);
+        for part in partial.chunks(b) {
+            for (o, p) in out.iter_mut().zip(part) {
+                *o += p;
+            }
+        }
+    }
+
+    /// `s = sum_k weights_k x_{rows_k}` one column chunk at a time, handed with the matching
+    /// chunks of the `u` and `v` halves of `out` to `apply(lo, s, out_u, out_v)`. Chunks are
+    /// disjoint, so running them in parallel (once the design is large) changes nothing.
+    fn chunked_row_sums(
+        &self,
+        rows: &[usize],
+        weights: &[f64],
+        scratch: &mut [f64],
+        out: &mut [f64],
+        apply: impl Fn(usize, &[f64], &mut [f64], &mut [f64]) + Sync,
+    ) {
+        let d = self.dim();
+        let (ou, ov) = out.split_at_mut(d);
+        let chunk = |(c, ((s, ou), ov)): GradChunk<'_>| {
+            let lo = c * COL_CHUNK;
+            s.iter_mut().for_each(|v| *v = 0.0);
+            for (&wk, &j) in weights.iter().zip(rows) {
+                // Lengths agree by construction (one chunk of d columns).
+                let _ = gradus_kernels::axpy(Par::Seq, wk, &self.x.row(j)[lo..lo + s.len()], s);
+            }
+            apply(lo, s, ou, ov);
+        };
+        let s = &mut scratch[..d];
+        if self.parallel(rows.len()) {
+            s.par_chunks_mut(COL_CHUNK)
+                .zip(ou.par_chunks_mut(COL_CHUNK))
+                .zip(ov.par_chunks_mut(COL_CHUNK))
+                .enumerate()
+                .for_each(chunk);
+        } else {
+            s.chunks_mut(COL_CHUNK)
+                .zip(ou.chunks_mut(COL_CHUNK))
+                .zip(ov.chunks_mut(COL_CHUNK))
+                .enumerate()
+                .for_each(chunk);
+        }
+    }
+
     /// `c_i = 1/n sum_j x_ji^2`.
     pub fn feature_second_moments(&self) -> &[f64] {
         &self.c
@@ -138,11 +220,7 @@ impl SquaredLossModel for DiagonalNet {
         let d = self.dim();
         let x = self.x.row(j);
         for i in 0..d {
-            let (u, v) = (theta[i], theta[d + i]);
-            let (gu, gv) = match self.param {
-                DiagParam::SquareDifference => (2.0 * u, -2.0 * v),
-                DiagParam::Product => (v, u),
-            };
+            let (gu, gv) = self.weight_grad(theta[i], theta[d + i]);
             out[i] += scale * gu * x[i];
             out[d + i] += scale * gv * x[i];
         }
@@ -152,31 +230,20 @@ impl SquaredLossModel for DiagonalNet {
         let x = self.x.row(j);
         (0..d)
             .map(|i| {
-                let (u, v) = (theta[i], theta[d + i]);
-                let (gu, gv) = match self.param {
-                    DiagParam::SquareDifference => (2.0 * u, -2.0 * v),
-                    DiagParam::Product => (v, u),
-                };
+                let (gu, gv) = self.weight_grad(theta[i], theta[d + i]);
                 x[i] * (gu * dir[i] + gv * dir[d + i])
             })
             .sum()
     }
     fn scratch_len(&self) -> usize {
-        // `w` (or the weighted row sum), then one partial dot per (column chunk, sample).
+        // One d-vector, then one partial dot per (column chunk, sample).
         self.dim() + self.dim().div_ceil(COL_CHUNK) * self.num_samples()
     }
 
-    /// All outputs from one computation of `w`: `f_j = <w, x_j>`, as SIMD partial dots over
-    /// fixed column chunks (run in parallel once the design is large) summed in chunk order,
-    /// so the result does not depend on the thread count.
+    /// All outputs from one computation of `w`: `f_j = <w, x_j>`.
     fn outputs(&self, theta: &[f64], rows: &[usize], scratch: &mut [f64], out: &mut [f64]) {
         let d = self.dim();
-        let (w, partial) = scratch.split_at_mut(d);
-        let b = rows.len();
-        let partial = &mut partial[..d.div_ceil(COL_CHUNK) * b];
-        let chunk = |(c, (part, w)): (usize, (&mut [f64], &mut [f64]))| {
-            let lo = c * COL_CHUNK;
-            let hi = lo + w.len();
+        self.chunked_dots(rows, scratch, out, |lo, w| {
             for (i, wi) in w.iter_mut().enumerate() {
                 let (u, v) = (theta[lo + i], theta[d + lo + i]);
                 *wi = match self.param {
@@ -184,26 +251,28 @@ impl SquaredLossModel for DiagonalNet {
                     DiagParam::Product => u * v,
                 };
             }
-            for (pk, &j) in part.iter_mut().zip(rows) {
-                *pk = gradus_kernels::dot(Par::Seq, w, &self.x.row(j)[lo..hi]).unwrap_or(f64::NAN);
-            }
-        };
-        if self.parallel(b) {
-            partial.par_chunks_mut(b).zip(w.par_chunks_mut(COL_CHUNK)).enumerate().for_each(chunk);
-        } else {
-            partial.chunks_mut(b).zip(w.chunks_mut(COL_CHUNK)).enumerate().for_each(chunk);
-        }
-        out[..b].iter_mut().for_each(|o| *o = 0.0);
-        for part in partial.chunks(b) {
-            for (o, p) in out.iter_mut().zip(part) {
-                *o += p;
-            }
-        }
+        });
     }
 
-    /// `s = sum_k weights_k x_{rows_k}` by SIMD axpys, then the chain rule through `w(u, v)`,
-    /// one column chunk at a time (in parallel once the design is large: chunks are disjoint,
-    /// so the result does not depend on the thread count).
+    /// `grad f_j . dir = <x_j, a>` with `a = (dw/du) dir_u + (dw/dv) dir_v`, for all rows at once.
+    fn output_grad_dots(
+        &self,
+        theta: &[f64],
+        rows: &[usize],
+        dir: &[f64],
+        scratch: &mut [f64],
+        out: &mut [f64],
+    ) {
+        let d = self.dim();
+        self.chunked_dots(rows, scratch, out, |lo, a| {
+            for (i, ai) in a.iter_mut().enumerate() {
+                let (gu, gv) = self.weight_grad(theta[lo + i], theta[d + lo + i]);
+                *ai = gu * dir[lo + i] + gv * dir[d + lo + i];
+            }
+        });
+    }
+
+    /// `s = sum_k weights_k x_{rows_k}`, then the chain rule through `w(u, v)`.
     fn add_grads(
         &self,
         theta: &[f64],
@@ -213,39 +282,42 @@ impl SquaredLossModel for DiagonalNet {
         out: &mut [f64],
     ) {
         let d = self.dim();
-        let (ou, ov) = out.split_at_mut(d);
-        let chunk = |(c, ((s, ou), ov)): GradChunk<'_>| {
-            let lo = c * COL_CHUNK;
-            let hi = lo + s.len();
-            s.iter_mut().for_each(|v| *v = 0.0);
-            for (&wk, &j) in weights.iter().zip(rows) {
-                // Lengths agree by construction (one chunk of d columns).
-                let _ = gradus_kernels::axpy(Par::Seq, wk, &self.x.row(j)[lo..hi], s);
-            }
+        self.chunked_row_sums(rows, weights, scratch, out, |lo, s, ou, ov| {
             for (i, si) in s.iter().enumerate() {
-                let (u, v) = (theta[lo + i], theta[d + lo + i]);
-                let (gu, gv) = match self.param {
-                    DiagParam::SquareDifference => (2.0 * u, -2.0 * v),
-                    DiagParam::Product => (v, u),
-                };
+                let (gu, gv) = self.weight_grad(theta[lo + i], theta[d + lo + i]);
                 ou[i] += gu * si;
                 ov[i] += gv * si;
             }
-        };
-        let s = &mut scratch[..d];
-        if self.parallel(rows.len()) {
-            s.par_chunks_mut(COL_CHUNK)
-                .zip(ou.par_chunks_mut(COL_CHUNK))
-                .zip(ov.par_chunks_mut(COL_CHUNK))
-                .enumerate()
-                .for_each(chunk);
-        } else {
-            s.chunks_mut(COL_CHUNK)
-                .zip(ou.chunks_mut(COL_CHUNK))
-                .zip(ov.chunks_mut(COL_CHUNK))
-                .enumerate()
-                .for_each(chunk);
-        }
+        });
+    }
+
+    /// `sum_k weights_k (hess f_k) dir`: `hess f_j` is `x_j` times the constant Hessian of
+    /// `w(u, v)`, so one weighted row sum serves every sample.
+    fn add_hvps(
+        &self,
+        _: &[f64],
+        rows: &[usize],
+        dir: &[f64],
+        weights: &[f64],
+        scratch: &mut [f64],
+        out: &mut [f64],
+    ) {
+        let d = self.dim();
+        self.chunked_row_sums(rows, weights, scratch, out, |lo, s, ou, ov| {
+            for (i, si) in s.iter().enumerate() {
+                let (du, dv) = (dir[lo + i], dir[d + lo + i]);
+                match self.param {
+                    DiagParam::SquareDifference => {
+                        ou[i] += 2.0 * si * du;
+                        ov[i] -= 2.0 * si * dv;
+                    }
+                    DiagParam::Product => {
+                        ou[i] += si * dv;
+                        ov[i] += si * du;
+                    }
+                }
+            }
+        });
     }
 
     fn add_output_hvp(&self, _: &[f64], j: usize, dir: &[f64], scale: f64, out: &mut [f64]) {

@@ -1,7 +1,8 @@
 //! The shared machinery of squared-loss models `L = 1/(2b) sum_j (f_j(theta) - y_j - xi_j)^2`:
 //! minibatches, label noise, exact gradients and exact Hessian-vector products
-//! `H v = 1/n sum_j [grad f_j (grad f_j . v) + r_j (hess f_j) v]` from three per-sample
-//! primitives a model supplies ([`SquaredLossModel`]).
+//! `H v = 1/n sum_j [grad f_j (grad f_j . v) + r_j (hess f_j) v]` from per-sample primitives a
+//! model supplies ([`SquaredLossModel`]), or from its batched overrides that share work across
+//! samples.
 
 use gradus_core::validate::same_len;
 use gradus_core::{Error, Objective, Result, Rng, Scalar};
@@ -52,6 +53,35 @@ pub trait SquaredLossModel {
             self.add_output_grad(theta, j, w, out);
         }
     }
+
+    /// `out[k] = grad f_{rows[k]}(theta) . v`. Models override it to share work.
+    fn output_grad_dots(
+        &self,
+        theta: &[f64],
+        rows: &[usize],
+        v: &[f64],
+        _scratch: &mut [f64],
+        out: &mut [f64],
+    ) {
+        for (o, &j) in out.iter_mut().zip(rows) {
+            *o = self.output_grad_dot(theta, j, v);
+        }
+    }
+
+    /// `out += sum_k weights[k] (hess f_{rows[k]}(theta)) v`. Models override it to share work.
+    fn add_hvps(
+        &self,
+        theta: &[f64],
+        rows: &[usize],
+        v: &[f64],
+        weights: &[f64],
+        _scratch: &mut [f64],
+        out: &mut [f64],
+    ) {
+        for (&w, &j) in weights.iter().zip(rows) {
+            self.add_output_hvp(theta, j, v, w, out);
+        }
+    }
 }
 
 /// A squared-loss model with minibatches and label noise: the objective optimizers see.
@@ -63,6 +93,8 @@ pub struct Regression<M> {
     idx: Vec<usize>,
     all: Vec<usize>,
     f: Vec<f64>,
+    /// Per-sample `grad f_j . v` of a Hessian-vector product.
+    gv: Vec<f64>,
     scratch: Vec<f64>,
 }
 
@@ -82,6 +114,7 @@ impl<M: SquaredLossModel> Regression<M> {
             idx: vec![0; batch],
             all: (0..n).collect(),
             f: vec![0.0; n],
+            gv: vec![0.0; n],
             scratch,
         })
     }
@@ -176,14 +209,16 @@ impl<M: SquaredLossModel> Differentiable<f64> for Regression<M> {
         self.check(params, out.len())?;
         same_len("direction", params.len(), v.len())?;
         let n = self.model.num_samples();
-        out.iter_mut().for_each(|o| *o = 0.0);
         let inv = 1.0 / n as f64;
-        for j in 0..n {
-            let r = self.model.output(params, j) - self.model.target(j);
-            let gv = self.model.output_grad_dot(params, j, v);
-            self.model.add_output_grad(params, j, gv * inv, out);
-            self.model.add_output_hvp(params, j, v, r * inv, out);
+        self.model.outputs(params, &self.all, &mut self.scratch, &mut self.f);
+        self.model.output_grad_dots(params, &self.all, v, &mut self.scratch, &mut self.gv);
+        for (j, (r, gv)) in self.f.iter_mut().zip(&mut self.gv).enumerate() {
+            *r = (*r - self.model.target(j)) * inv;
+            *gv *= inv;
         }
+        out.iter_mut().for_each(|o| *o = 0.0);
+        self.model.add_grads(params, &self.all, &self.gv, &mut self.scratch, out);
+        self.model.add_hvps(params, &self.all, v, &self.f, &mut self.scratch, out);
         Ok(())
     }
 }

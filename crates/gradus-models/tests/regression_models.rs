@@ -87,44 +87,53 @@ fn every_model_has_exact_derivatives() {
 }
 
 /// The batched passes of the diagonal network (column chunks, parallel above 2^20 design
-/// entries) against the per-sample primitives, and bit-identical across thread counts.
+/// entries) against the per-sample primitives, and bit-identical across thread counts: loss,
+/// gradient and Hessian-vector product.
 #[test]
-fn diagonal_net_batched_gradient_matches_per_sample_reference_for_any_thread_count() {
+fn diagonal_net_batched_passes_match_per_sample_reference_for_any_thread_count() {
     let (n, d) = (40, 30_000);
     let (x, y) = design(n, d, 9);
     let mut r = rng::seeded(10);
     let theta: Vec<f64> = (0..2 * d).map(|_| 0.3 * normal(&mut r)).collect();
+    let dir: Vec<f64> = (0..2 * d).map(|_| normal(&mut r)).collect();
+    let close = |what: &str, got: &[f64], want: &[f64]| {
+        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in got.iter().zip(want).enumerate() {
+            assert!((a - b).abs() <= 1e-12 * scale, "{what} {i}: {a} vs {b}");
+        }
+    };
     for p in [DiagParam::SquareDifference, DiagParam::Product] {
         let net = DiagonalNet::new(x.clone(), y.clone(), p).unwrap();
-        let mut want = vec![0.0; 2 * d];
+        let (mut want_g, mut want_hv) = (vec![0.0; 2 * d], vec![0.0; 2 * d]);
         let mut want_loss = 0.0;
         for j in 0..n {
             let res = net.output(&theta, j) - net.target(j);
             want_loss += 0.5 * res * res / n as f64;
-            net.add_output_grad(&theta, j, res / n as f64, &mut want);
+            net.add_output_grad(&theta, j, res / n as f64, &mut want_g);
+            let gv = net.output_grad_dot(&theta, j, &dir);
+            net.add_output_grad(&theta, j, gv / n as f64, &mut want_hv);
+            net.add_output_hvp(&theta, j, &dir, res / n as f64, &mut want_hv);
         }
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let mut reg = Regression::new(net.clone(), n, LabelNoise::None).unwrap();
-            let mut g = vec![0.0; 2 * d];
+            let (mut g, mut hv) = (vec![0.0; 2 * d], vec![0.0; 2 * d]);
             let loss = pool.install(|| reg.full_loss_grad(&theta, &mut g).unwrap());
-            (loss, g)
+            pool.install(|| reg.hvp(&theta, &dir, &mut hv).unwrap());
+            (loss, g, hv)
         };
-        let (loss1, g1) = run(1);
-        let (loss3, g3) = run(3);
+        let (loss1, g1, hv1) = run(1);
+        let (loss3, g3, hv3) = run(3);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(loss1.to_bits(), loss3.to_bits(), "{p:?}: loss depends on the thread count");
-        assert!(
-            g1.iter().zip(&g3).all(|(a, b)| a.to_bits() == b.to_bits()),
-            "{p:?}: gradient depends on the thread count"
-        );
+        assert!(bits(&g1) == bits(&g3), "{p:?}: gradient depends on the thread count");
+        assert!(bits(&hv1) == bits(&hv3), "{p:?}: HVP depends on the thread count");
         assert!(
             (loss1 - want_loss).abs() <= 1e-12 * want_loss,
             "{p:?}: loss {loss1} vs {want_loss}"
         );
-        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        for (i, (a, b)) in g1.iter().zip(&want).enumerate() {
-            assert!((a - b).abs() <= 1e-12 * scale, "{p:?}: gradient {i}: {a} vs {b}");
-        }
+        close("gradient", &g1, &want_g);
+        close("HVP", &hv1, &want_hv);
     }
 }
 
