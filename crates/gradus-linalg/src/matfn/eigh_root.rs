@@ -1,6 +1,9 @@
-//! `(A + eps I)^{-1/p} = U diag(max(w + eps, floor)^{-1/p}) U^T`.
+//! `(A + eps I)^{-1/p} = U diag(max(w + eps, floor)^{-1/p}) U^T`, formed as `B B^T` with
+//! `B = U diag(lambda^{-1/(2p)})`: the product is symmetric, so only its lower triangle is
+//! computed (half the flops of a general product) and mirrored, which also makes the result
+//! exactly symmetric.
 
-use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::{Accum, MatRef};
 use gradus_core::Result;
 
@@ -22,7 +25,7 @@ pub(super) fn compute<T: LinalgScalar>(
         floored: 0,
         iterations: 0,
     };
-    let expo = -1.0 / params.p as f64;
+    let expo = -0.5 / params.p as f64;
     for j in 0..n {
         let lam = ws.w[j].to_f64() + eps;
         info.min_eig = info.min_eig.min(lam);
@@ -33,7 +36,7 @@ pub(super) fn compute<T: LinalgScalar>(
         } else {
             lam
         };
-        // Scale column j of U by lambda_j^{-1/p} into t1 (computed in f64: the power of a
+        // Scale column j of U by lambda_j^{-1/(2p)} into t1 (computed in f64: the power of a
         // tiny eigenvalue is where f32 would lose the most).
         let f = T::from_f64(lam.powf(expo));
         for i in 0..n {
@@ -42,18 +45,18 @@ pub(super) fn compute<T: LinalgScalar>(
     }
     matmul(
         ws.x.as_mut(),
+        BlockStructure::TriangularLower,
         Accum::Replace,
         ws.t1.as_ref(),
-        ws.u.as_ref().transpose(),
+        BlockStructure::Rectangular,
+        ws.t1.as_ref().transpose(),
+        BlockStructure::Rectangular,
         T::ONE,
         crate::eigh::faer_par(ws.par),
     );
-    // Exact symmetry (the product is symmetric only up to rounding).
     for j in 0..n {
         for i in (j + 1)..n {
-            let s = (ws.x[(i, j)] + ws.x[(j, i)]) * T::from_f64(0.5);
-            ws.x[(i, j)] = s;
-            ws.x[(j, i)] = s;
+            ws.x[(j, i)] = ws.x[(i, j)];
         }
     }
     Ok(info)
