@@ -101,6 +101,9 @@ impl DiagonalNet {
     ) {
         let d = self.dim();
         let b = rows.len();
+        if b == 0 {
+            return;
+        }
         let (z, partial) = scratch.split_at_mut(d);
         let partial = &mut partial[..d.div_ceil(COL_CHUNK) * b];
         let chunk = |(c, (part, z)): (usize, (&mut [f64], &mut [f64]))| {
