@@ -69,11 +69,34 @@ fn reversed_dot<F: ToeplitzField>(u: &[F], r: &[F]) -> F {
     s
 }
 
-/// One Durbin order: updates `a` (length `k`, holding `a^(k-1)` in `a[1..k]` with `a[0] = 1`)
-/// in place to order `k`, returning `(kappa_k, E_k)`.
+/// `(sum_j u_j r_{n-1-j}, sum_j v_j r_{n-1-j})` in one pass over `r` (the two inner products
+/// of a Levinson order share the Toeplitz column), four partial sums each.
 #[inline]
-fn durbin_order<F: ToeplitzField>(t: &[F], a: &mut [F], k: usize, e_prev: f64) -> Result<(F, f64)> {
-    let delta = t[k] + reversed_dot(&a[1..k], &t[1..k]);
+fn two_reversed_dots<F: ToeplitzField>(u: &[F], v: &[F], r: &[F]) -> (F, F) {
+    let n = u.len().min(v.len()).min(r.len());
+    let (mut au, mut av) = ([F::ZERO; 4], [F::ZERO; 4]);
+    let quads = n / 4;
+    for q in 0..quads {
+        for l in 0..4 {
+            let j = 4 * q + l;
+            let rj = r[n - 1 - j];
+            au[l] = au[l] + u[j] * rj;
+            av[l] = av[l] + v[j] * rj;
+        }
+    }
+    let mut su = (au[0] + au[1]) + (au[2] + au[3]);
+    let mut sv = (av[0] + av[1]) + (av[2] + av[3]);
+    for j in 4 * quads..n {
+        su = su + u[j] * r[n - 1 - j];
+        sv = sv + v[j] * r[n - 1 - j];
+    }
+    (su, sv)
+}
+
+/// `kappa_k` from `Delta_k` and `E_{k-1}`, and `E_k`; errors unless `|kappa_k| < 1` and
+/// `E_k > 0`.
+#[inline]
+fn reflection<F: ToeplitzField>(delta: F, e_prev: f64, k: usize) -> Result<(F, f64)> {
     let kappa = -delta / F::from_re(e_prev);
     let k2 = kappa.abs2();
     if !(k2 < 1.0) {
@@ -81,6 +104,21 @@ fn durbin_order<F: ToeplitzField>(t: &[F], a: &mut [F], k: usize, e_prev: f64) -
             detail: format!("reflection coefficient {k} has modulus {:.6} >= 1", k2.sqrt()),
         });
     }
+    let e = e_prev * (1.0 - k2);
+    if !(e > 0.0) {
+        return Err(Error::NotPositiveDefinite {
+            detail: format!("prediction error {k} is {e:e}"),
+        });
+    }
+    Ok((kappa, e))
+}
+
+/// One Durbin order: updates `a` (length `k`, holding `a^(k-1)` in `a[1..k]` with `a[0] = 1`)
+/// in place to order `k`, returning `(kappa_k, E_k)`.
+#[inline]
+fn durbin_order<F: ToeplitzField>(t: &[F], a: &mut [F], k: usize, e_prev: f64) -> Result<(F, f64)> {
+    let delta = t[k] + reversed_dot(&a[1..k], &t[1..k]);
+    let (kappa, e) = reflection(delta, e_prev, k)?;
     // a_j <- a_j + kappa conj(a_{k-j}) for j = 1..k-1, pairwise so old values are used.
     // Split at the middle so both halves stream (one reversed) and the loop vectorises.
     let inner = &mut a[1..k];
@@ -96,12 +134,6 @@ fn durbin_order<F: ToeplitzField>(t: &[F], a: &mut [F], k: usize, e_prev: f64) -
         *am = *am + kappa * am.conj();
     }
     a[k] = kappa;
-    let e = e_prev * (1.0 - k2);
-    if !(e > 0.0) {
-        return Err(Error::NotPositiveDefinite {
-            detail: format!("prediction error {k} is {e:e}"),
-        });
-    }
     Ok((kappa, e))
 }
 
@@ -172,16 +204,43 @@ pub fn levinson_solve<F: ToeplitzField>(
     let mut logdet = e.ln();
     x[0] = b[0] / t[0];
     for k in 1..n {
-        let (_, e_new) = durbin_order(t, a, k, e)?;
+        // Two passes per order instead of four: both inner products (Durbin's Delta_k and
+        // Levinson's rho = row k of T_{k+1} [x; 0]) in one, then the mirrored update of `a`
+        // to order k fused with x <- [x; 0] + mu J conj([1; a]).
+        let (da, dx) = two_reversed_dots(&a[1..k], &x[1..k], &t[1..k]);
+        let (kappa, e_new) = reflection(t[k] + da, e, k)?;
         e = e_new;
         logdet += e.ln();
-        // rho = row k of T_{k+1} [x; 0] = sum_{j<k} t_{k-j} x_j
-        let rho = reversed_dot(&x[..k], &t[1..=k]);
-        // g = J conj([1; a]) / E_k solves T_{k+1} g = e_k; x <- [x; 0] + (b_k - rho) g.
+        let rho = x[0] * t[k] + dx;
+        // g = J conj([1; a]) / E_k solves T_{k+1} g = e_k.
         let mu = (b[k] - rho) / F::from_re(e);
-        for (xj, aj) in x[..k].iter_mut().zip(a[1..=k].iter().rev()) {
-            *xj = *xj + mu * aj.conj();
+        x[0] = x[0] + mu * kappa.conj();
+        let (ai, xi) = (&mut a[1..k], &mut x[1..k]);
+        let half = ai.len() / 2;
+        let (a_lo, a_rest) = ai.split_at_mut(half);
+        let (a_mid, a_hi) = a_rest.split_at_mut(a_rest.len() - half);
+        let (x_lo, x_rest) = xi.split_at_mut(half);
+        let (x_mid, x_hi) = x_rest.split_at_mut(x_rest.len() - half);
+        // Pairs (j, k - j): a_j and a_{k-j} update each other; x_j takes the new a_{k-j} and
+        // x_{k-j} the new a_j.
+        for (((al, ah), xl), xh) in a_lo
+            .iter_mut()
+            .zip(a_hi.iter_mut().rev())
+            .zip(x_lo.iter_mut())
+            .zip(x_hi.iter_mut().rev())
+        {
+            let (l, h) = (*al, *ah);
+            let (nl, nh) = (l + kappa * h.conj(), h + kappa * l.conj());
+            *al = nl;
+            *ah = nh;
+            *xl = *xl + mu * nh.conj();
+            *xh = *xh + mu * nl.conj();
         }
+        if let (Some(am), Some(xm)) = (a_mid.first_mut(), x_mid.first_mut()) {
+            *am = *am + kappa * am.conj();
+            *xm = *xm + mu * am.conj();
+        }
+        a[k] = kappa;
         x[k] = mu;
     }
     // Extreme but finite entries can overflow intermediate products while every reflection
