@@ -229,3 +229,39 @@ fn state_round_trip_resumes_exactly() {
             .unwrap();
     assert!(matches!(wrong.load_state(&st), Err(Error::StateMismatch { .. })));
 }
+
+/// Tiles, the two statistics and roots of a tile, and the column halves of its products run
+/// in parallel with `Par::Rayon`: the iterates are bit-identical to `Par::Seq` for any pool.
+#[test]
+fn results_do_not_depend_on_parallelism_or_thread_count() {
+    let layout = Layout::new().matrix("w", 70, 45).unwrap().vector("b", 9).unwrap();
+    let n = layout.len();
+    let mut r = R::seed_from_u64(11);
+    let grads: Vec<Vec<f64>> =
+        (0..4).map(|_| (0..n).map(|_| r.random_range(-1.0..1.0)).collect()).collect();
+    let run = |par: Par, threads: usize| {
+        let cfg = ShampooConfig {
+            max_preconditioner_dim: 32,
+            grafting: Grafting::Adam { beta2: 0.99 },
+            beta2: 0.9,
+            par,
+            ..plain(0.05)
+        };
+        let mut opt = Shampoo::<f64>::new(cfg, layout.clone()).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut p = vec![0.1; n];
+        pool.install(|| {
+            for g in &grads {
+                opt.step(&mut p, g).unwrap();
+            }
+        });
+        p.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    };
+    let reference = run(Par::Seq, 1);
+    for threads in [1, 2, 3] {
+        assert!(
+            run(Par::Rayon, threads) == reference,
+            "Par::Rayon with {threads} threads differs from Par::Seq"
+        );
+    }
+}

@@ -171,13 +171,27 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
             let index = grads.iter().position(|g| !g.is_finite()).unwrap_or(0);
             return Err(Error::NonFinite { what: "gradient", index });
         }
-        let grad_norm = gradus_kernels::norm2(self.cfg.par, grads).to_f64();
+        let grad_norm = if stats.sum_squares.is_finite() {
+            stats.sum_squares.to_f64().sqrt()
+        } else {
+            gradus_kernels::norm2(self.cfg.par, grads).to_f64()
+        };
         let t = self.t + 1;
+        let (par, beta2) = (self.cfg.par, self.cfg.beta2);
         // Stage every tile's statistics first: a non-finite statistic rejects the step with
-        // nothing changed.
-        for tile in self.tiles.iter_mut() {
+        // nothing changed. Tiles are independent; the error reported is the first tile's
+        // in layout order (found without allocating, whatever the thread count).
+        let stage = |(k, tile): (usize, &mut Tile)| {
             tile.load_grad(grads, 1.0);
-            tile.stage_statistics(self.cfg.beta2)?;
+            if tile.stage_statistics(beta2, par).is_err() { k } else { usize::MAX }
+        };
+        let first_bad = if par.is_parallel() {
+            self.tiles.par_iter_mut().enumerate().map(stage).min()
+        } else {
+            self.tiles.iter_mut().enumerate().map(stage).min()
+        };
+        if let Some(k) = first_bad.filter(|&k| k != usize::MAX) {
+            return Err(self.tiles[k].statistics_error());
         }
         self.tiles.iter_mut().for_each(Tile::commit_statistics);
         let start = self.cfg.start_preconditioning_step;
@@ -185,11 +199,23 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
         let mut root_failures = 0;
         if preconditioning && (t - start) % self.cfg.precondition_frequency == 0 {
             let params = self.root_params();
-            root_failures = if self.cfg.par.is_parallel() {
-                self.tiles.par_iter_mut().map(|tile| tile.refresh_roots(&params)).sum()
+            root_failures = if par.is_parallel() {
+                self.tiles.par_iter_mut().map(|tile| tile.refresh_roots(&params, par)).sum()
             } else {
-                self.tiles.iter_mut().map(|tile| tile.refresh_roots(&params)).sum()
+                self.tiles.iter_mut().map(|tile| tile.refresh_roots(&params, par)).sum()
             };
+        }
+        if preconditioning {
+            let pre = |tile: &mut Tile| {
+                if tile.has_roots {
+                    tile.precondition(par);
+                }
+            };
+            if par.is_parallel() {
+                self.tiles.par_iter_mut().for_each(pre);
+            } else {
+                self.tiles.iter_mut().for_each(pre);
+            }
         }
         let (grafting, eps) = (self.cfg.grafting, self.cfg.graft_epsilon);
         let bc2 = match grafting {
@@ -230,7 +256,6 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
                         if !(preconditioning && tile.has_roots) {
                             continue; // the graft direction is already in place
                         }
-                        tile.precondition();
                         let scale = if grafting == Grafting::None {
                             1.0
                         } else {

@@ -2,9 +2,30 @@
 //! inverse roots, and the scratch its update needs, all allocated once.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef};
+use faer::{Accum, Mat, MatMut, MatRef};
 use gradus_core::{Error, Par, Result};
 use gradus_linalg::{RootParams, RootWorkspace, inverse_root};
+
+/// Runs `a` and `b`, side by side with `Par::Rayon`.
+fn both<A: Send, B: Send>(
+    par: Par,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if par.is_parallel() { rayon::join(a, b) } else { (a(), b()) }
+}
+
+/// `dst = a b` as two products over the halves of the columns of `b` and `dst`.
+fn split_columns_product(dst: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, par: Par) {
+    let half = b.ncols() / 2;
+    let (d0, d1) = dst.split_at_col_mut(half);
+    let (b0, b1) = b.split_at_col(half);
+    both(
+        par,
+        move || matmul(d0, Accum::Replace, a, b0, 1.0, faer::Par::Seq),
+        move || matmul(d1, Accum::Replace, a, b1, 1.0, faer::Par::Seq),
+    );
+}
 
 /// A tile: rows `row0..row0+rows`, columns `col0..col0+cols` of the layout block at `offset`
 /// (row-major with `stride` columns).
@@ -94,13 +115,15 @@ impl Tile {
 
     /// Candidate statistics `beta2 S + w G G^T` (and `G^T G`) into scratch; errors if they are
     /// not finite (the caller then leaves the state untouched).
-    pub fn stage_statistics(&mut self, beta2: f64) -> Result<()> {
+    /// With `par`, the two products run side by side (each is the same sequential product
+    /// either way, so the result does not depend on it).
+    pub fn stage_statistics(&mut self, beta2: f64, par: Par) -> Result<()> {
         let w = if beta2 == 1.0 { 1.0 } else { 1.0 - beta2 };
-        self.new_left.as_mut().copy_from(self.left.as_ref());
-        self.new_right.as_mut().copy_from(self.right.as_ref());
         let g = self.g.as_ref();
-        matmul(self.new_left.as_mut(), Accum::Replace, g, g.transpose(), w, faer::Par::Seq);
-        matmul(self.new_right.as_mut(), Accum::Replace, g.transpose(), g, w, faer::Par::Seq);
+        let (nl, nr) = (self.new_left.as_mut(), self.new_right.as_mut());
+        let left = move || matmul(nl, Accum::Replace, g, g.transpose(), w, faer::Par::Seq);
+        let right = move || matmul(nr, Accum::Replace, g.transpose(), g, w, faer::Par::Seq);
+        both(par, left, right);
         // new = beta2 * old + w G G^T (faer's Accum::Add would scale old by 1; do it by hand).
         let (r, c) = (self.rows(), self.cols());
         for j in 0..r {
@@ -114,9 +137,14 @@ impl Tile {
             }
         }
         if !self.new_left.as_ref().is_all_finite() || !self.new_right.as_ref().is_all_finite() {
-            return Err(Error::NonFinite { what: "Shampoo statistics", index: self.offset });
+            return Err(self.statistics_error());
         }
         Ok(())
+    }
+
+    /// The error of a non-finite staged statistic in this tile.
+    pub fn statistics_error(&self) -> Error {
+        Error::NonFinite { what: "Shampoo statistics", index: self.offset }
     }
 
     /// Makes the staged statistics current.
@@ -126,48 +154,32 @@ impl Tile {
     }
 
     /// Recomputes both roots; on failure keeps the previous ones and returns how many failed.
-    pub fn refresh_roots(&mut self, params: &RootParams) -> u32 {
-        let mut failures = 0;
-        match inverse_root(
-            self.left.as_ref(),
-            self.root_scratch_l.as_mut(),
-            params,
-            &mut self.ws_left,
-        ) {
-            Ok(_) => std::mem::swap(&mut self.left_root, &mut self.root_scratch_l),
-            Err(_) => failures += 1,
+    /// With `par`, the two roots are computed side by side (each sequentially, so the result
+    /// does not depend on it).
+    pub fn refresh_roots(&mut self, params: &RootParams, par: Par) -> u32 {
+        let (l, sl, wl) = (self.left.as_ref(), self.root_scratch_l.as_mut(), &mut self.ws_left);
+        let (r, sr, wr) = (self.right.as_ref(), self.root_scratch_r.as_mut(), &mut self.ws_right);
+        let (ok_l, ok_r) = both(
+            par,
+            move || inverse_root(l, sl, params, wl).is_ok(),
+            move || inverse_root(r, sr, params, wr).is_ok(),
+        );
+        if ok_l {
+            std::mem::swap(&mut self.left_root, &mut self.root_scratch_l);
         }
-        match inverse_root(
-            self.right.as_ref(),
-            self.root_scratch_r.as_mut(),
-            params,
-            &mut self.ws_right,
-        ) {
-            Ok(_) => std::mem::swap(&mut self.right_root, &mut self.root_scratch_r),
-            Err(_) => failures += 1,
+        if ok_r {
+            std::mem::swap(&mut self.right_root, &mut self.root_scratch_r);
         }
         self.has_roots = true;
-        failures
+        u32::from(!ok_l) + u32::from(!ok_r)
     }
 
-    /// `dir = L^{-1/p} G R^{-1/p}`.
-    pub fn precondition(&mut self) {
-        matmul(
-            self.tmp.as_mut(),
-            Accum::Replace,
-            self.left_root.as_ref(),
-            self.g.as_ref(),
-            1.0,
-            faer::Par::Seq,
-        );
-        matmul(
-            self.dir.as_mut(),
-            Accum::Replace,
-            self.tmp.as_ref(),
-            self.right_root.as_ref(),
-            1.0,
-            faer::Par::Seq,
-        );
+    /// `dir = L^{-1/p} G R^{-1/p}`. Each product is cut into the same two column halves
+    /// whatever `par` says (with `par` they run side by side), so the result does not depend
+    /// on it.
+    pub fn precondition(&mut self, par: Par) {
+        split_columns_product(self.tmp.as_mut(), self.left_root.as_ref(), self.g.as_ref(), par);
+        split_columns_product(self.dir.as_mut(), self.tmp.as_ref(), self.right_root.as_ref(), par);
     }
 
     /// Read access for the state writer.
