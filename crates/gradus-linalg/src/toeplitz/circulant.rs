@@ -122,8 +122,9 @@ impl RealToeplitzOp {
         let m = fast_len(2 * n - 1);
         let mut fft = RealSpectral::new(m);
         fft.buf[..n].copy_from_slice(col);
-        for k in 1..n {
-            fft.buf[m - k] = row[k];
+        // The wrapped tail holds r_{n-1}, ..., r_1.
+        for (slot, &r) in fft.buf[m - n + 1..].iter_mut().zip(row[1..].iter().rev()) {
+            *slot = r;
         }
         // Fold the 1/m of the unnormalised inverse transform into the cached spectrum.
         let inv_m = 1.0 / m as f64;
