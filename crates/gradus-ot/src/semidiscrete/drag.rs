@@ -367,12 +367,17 @@ impl<'p, S: Source> Drag<'p, S> {
         out
     }
 
-    /// `steps` steps (see [`Drag::step`]).
+    /// `steps` steps (see [`Drag::step`]), on a pool thread when the passes are parallel
+    /// ([`Par::on_pool`]: a step is a few short passes, and forking them from outside the
+    /// pool costs a thread wake-up each).
     pub fn run(&mut self, steps: u64, rng: &mut Rng) -> Result<()> {
-        for _ in 0..steps {
-            self.step(rng)?;
-        }
-        Ok(())
+        let par = self.cfg.par;
+        par.on_pool(|| {
+            for _ in 0..steps {
+                self.step(rng)?;
+            }
+            Ok(())
+        })
     }
 
     /// One step with the given samples (`n_b * d` coordinates, row-major). Errors leave the
