@@ -57,8 +57,10 @@ fn trainer_steps_allocate_nothing() {
         let opt = Agm::<f32>::new(name, cfg, layout.clone()).unwrap();
         let fired = std::sync::Arc::new(AtomicUsize::new(0));
         let fired_in = fired.clone();
+        // `Par::Seq`: the loop stays on this (counting) thread.
         let mut trainer = Trainer::new(model, opt, vec![0.0f32; layout.len()], 7)
             .unwrap()
+            .with_par(Par::Seq)
             .with_schedule(Schedule::Cosine { warmup: 10, total: 500, final_factor: 0.1 })
             .unwrap()
             .observe(LossLog::new(10, 100))
@@ -80,7 +82,8 @@ fn trainer_steps_allocate_nothing() {
     let cfg =
         ShampooConfig { precondition_frequency: 7, par: Par::Seq, ..ShampooConfig::new(0.01) };
     let opt = Shampoo::<f32>::new(cfg, layout.clone()).unwrap();
-    let mut trainer = Trainer::new(model, opt, vec![0.0f32; layout.len()], 3).unwrap();
+    let mut trainer =
+        Trainer::new(model, opt, vec![0.0f32; layout.len()], 3).unwrap().with_par(Par::Seq);
     trainer.run(1).unwrap();
     let (_, allocs) = count_allocations(|| trainer.run(50).unwrap());
     assert_eq!(allocs, 0, "shampoo: {allocs} heap allocations in 50 steps");

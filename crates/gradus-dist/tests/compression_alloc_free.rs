@@ -44,10 +44,11 @@ fn compressors_do_not_allocate() {
     }
 }
 
-fn run_counted<O: Optimizer<f64>>(opt: O, name: &str) {
+fn run_counted<O: Optimizer<f64> + Send>(opt: O, name: &str) {
     let d = 16;
     let f = Quadratic::<f64>::ill_conditioned(d, 10.0, 1).unwrap();
-    let mut t = Trainer::new(f, opt, vec![0.0; d], 2).unwrap();
+    // The loop stays on this (counting) thread.
+    let mut t = Trainer::new(f, opt, vec![0.0; d], 2).unwrap().with_par(Par::Seq);
     t.run(1).unwrap();
     let (res, n) = count_allocations(|| t.run(100));
     res.unwrap();
@@ -83,7 +84,7 @@ fn a_sequential_cluster_does_not_allocate_per_round() {
             Layout::flat(d).unwrap(),
         )
         .unwrap();
-        let mut t = Trainer::new(cl, sgd, vec![0.0; d], 3).unwrap();
+        let mut t = Trainer::new(cl, sgd, vec![0.0; d], 3).unwrap().with_par(Par::Seq);
         t.run(1).unwrap();
         let (res, n) = count_allocations(|| t.run(50));
         res.unwrap();

@@ -143,7 +143,7 @@ fn ef21_gradient_initialisation_sends_the_full_gradient_first() {
 
 /// Trains `steps`, saves, trains `steps` more; a fresh trainer resumed from the checkpoint
 /// must reach the same parameters bit for bit (compressor randomness included).
-fn resume_exactly<O: Optimizer<f64> + Clone>(opt: O, name: &str) {
+fn resume_exactly<O: Optimizer<f64> + Clone + Send>(opt: O, name: &str) {
     let model = logistic(120, 6, 16, 4);
     let dir =
         std::env::temp_dir().join(format!("gradus-compression-{name}-{}", std::process::id()));

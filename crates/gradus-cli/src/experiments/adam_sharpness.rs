@@ -3,8 +3,7 @@
 //! `tr(Diag(H)^{1/2})` and ends sparser; AdamE interpolates; block methods in between), and the
 //! matrix-factorisation case where Adam's bias should generalise worse than SGD's.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use gradus_core::rng::{derive_seed, seeded};
 use gradus_core::{Layout, Par};
@@ -155,7 +154,7 @@ fn run_diag(
     };
     let opt = Agm::<f64>::new(spec.name, (spec.cfg)(spec.lr), layout)?;
     let reg = Regression::new(p.net.clone(), p.net.num_samples(), LabelNoise::PlusMinus(sigma))?;
-    let points = Rc::new(RefCell::new(Vec::with_capacity((steps / every) as usize + 1)));
+    let points = Arc::new(Mutex::new(Vec::with_capacity((steps / every) as usize + 1)));
     let (net, w_star, sink) = (p.net.clone(), p.w_star.clone(), points.clone());
     let mut w = vec![0.0; d];
     let observer = move |r: &StepRecord<'_, f64>| {
@@ -164,7 +163,7 @@ fn run_diag(
         let noise_free = Regression::new(net.clone(), net.num_samples(), LabelNoise::None)
             .map(|g| g.train_loss(r.params))
             .unwrap_or(f64::NAN);
-        sink.borrow_mut().push(Point {
+        crate::experiments::common::locked(&sink).push(Point {
             step: r.step as f64,
             loss: noise_free,
             // x ~ N(0, I): the expected test squared error equals |w - w*|^2.
@@ -181,7 +180,7 @@ fn run_diag(
     obs(&StepRecord { step: 0, loss: 0.0, info: Default::default(), params: &init, grad: &[] })?;
     let mut trainer = Trainer::new(reg, opt, init, seed)?.observe(EveryN { every, f: obs });
     trainer.run(steps)?;
-    let out = points.borrow().clone();
+    let out = crate::experiments::common::locked(&points).clone();
     Ok(out)
 }
 
@@ -434,7 +433,7 @@ fn matrix_factorization(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
             let init: Vec<f64> = (0..layout.len()).map(|_| 0.3 * normal(&mut r)).collect();
             let reg = Regression::new(mf.clone(), n_obs, LabelNoise::PlusMinus(0.5))?;
             let norm: f64 = unobs.iter().map(|&(a, b)| target(a, b).powi(2)).sum::<f64>().sqrt();
-            let curve = Rc::new(RefCell::new(Vec::new()));
+            let curve = Arc::new(Mutex::new(Vec::new()));
             let sink = curve.clone();
             let mf2 = mf.clone();
             let unobs2 = unobs.clone();
@@ -449,7 +448,7 @@ fn matrix_factorization(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
                     })
                     .sum::<f64>()
                     .sqrt();
-                sink.borrow_mut().push((rec.step as f64, err / norm));
+                crate::experiments::common::locked(&sink).push((rec.step as f64, err / norm));
                 Ok(Control::Continue)
             };
             let opt = Agm::<f64>::new(name, cfg.clone(), layout)?;
@@ -458,8 +457,10 @@ fn matrix_factorization(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
             trainer.run(steps)?;
             let reg_clean = Regression::new(mf.clone(), n_obs, LabelNoise::None)?;
             losses.push(reg_clean.train_loss(trainer.params()));
-            finals.push(curve.borrow().last().map(|p| p.1).unwrap_or(f64::NAN));
-            curves.push(curve.borrow().clone());
+            finals.push(
+                crate::experiments::common::locked(&curve).last().map(|p| p.1).unwrap_or(f64::NAN),
+            );
+            curves.push(crate::experiments::common::locked(&curve).clone());
         }
         table.row([
             name.to_string(),

@@ -44,14 +44,21 @@ impl<T: Scalar, M: Differentiable<T>> Observer<T> for FullLoss<T, M> {
     }
 }
 
-/// Shares an observer's records with the experiment after the trainer consumed it.
-pub struct Shared<O>(pub std::rc::Rc<std::cell::RefCell<O>>);
+/// Shares an observer's records with the experiment after the trainer consumed it (the
+/// trainer may run its loop on a pool thread, hence `Arc<Mutex>`).
+pub struct Shared<O>(pub std::sync::Arc<std::sync::Mutex<O>>);
 
 impl<T, O: Observer<T>> Observer<T> for Shared<O> {
     fn every(&self) -> u64 {
-        self.0.borrow().every()
+        locked(&self.0).every()
     }
     fn observe(&mut self, r: &StepRecord<'_, T>) -> Result<Control> {
-        self.0.borrow_mut().observe(r)
+        locked(&self.0).observe(r)
     }
+}
+
+/// The value behind a shared record sink. A panic while it was held (which would already have
+/// ended the run) does not make the records unreadable.
+pub fn locked<V>(m: &std::sync::Mutex<V>) -> std::sync::MutexGuard<'_, V> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

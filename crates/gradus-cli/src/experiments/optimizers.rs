@@ -1,8 +1,7 @@
 //! `optimizers`: every optimizer of `gradus-optim` on two problems, learning rates tuned per
 //! optimizer on a grid, loss curves over seeds.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use gradus_core::{Layout, Objective, Par, rng};
@@ -20,14 +19,14 @@ use crate::ctx::Ctx;
 
 /// An optimizer of the comparison: a name and how to build it for a learning rate.
 /// Builds an optimizer for a learning rate and layout.
-type Build = fn(f64, Layout) -> gradus_core::Result<Box<dyn Optimizer<f32>>>;
+type Build = fn(f64, Layout) -> gradus_core::Result<Box<dyn Optimizer<f32> + Send>>;
 
 struct Spec {
     name: &'static str,
     build: Build,
 }
 
-fn cfg(name: &str, c: AgmConfig, l: Layout) -> gradus_core::Result<Box<dyn Optimizer<f32>>> {
+fn cfg(name: &str, c: AgmConfig, l: Layout) -> gradus_core::Result<Box<dyn Optimizer<f32> + Send>> {
     Ok(Box::new(Agm::new(name, AgmConfig { par: Par::Seq, ..c }, l)?))
 }
 
@@ -160,25 +159,25 @@ type RunOutcome = (Vec<(u64, f64)>, f64, bool);
 fn train<M>(
     model: M,
     layout: &Layout,
-    opt: Box<dyn Optimizer<f32>>,
+    opt: Box<dyn Optimizer<f32> + Send>,
     steps: u64,
     every: u64,
     seed: u64,
 ) -> ExpResult<RunOutcome>
 where
-    M: Objective<f32> + Differentiable<f32> + Clone + 'static,
+    M: Objective<f32> + Differentiable<f32> + Clone + Send + 'static,
 {
     let mut eval = model.clone();
     let x0 = vec![0.0f32; layout.len()];
     let mut g = vec![0.0f32; layout.len()];
     let f0 = eval.full_loss_grad(&x0, &mut g)? as f64;
-    let obs = Rc::new(RefCell::new(FullLoss::new(eval, every, (steps / every) as usize + 2)));
+    let obs = Arc::new(Mutex::new(FullLoss::new(eval, every, (steps / every) as usize + 2)));
     let mut trainer = Trainer::new(model, opt, x0, seed)?.observe(Shared(obs.clone()));
     let start = Instant::now();
     let outcome = trainer.run(steps);
     let secs = start.elapsed().as_secs_f64() / steps as f64;
     let mut curve = vec![(0, f0)];
-    curve.extend(obs.borrow().records.iter().copied());
+    curve.extend(crate::experiments::common::locked(&obs).records.iter().copied());
     let diverged = outcome.is_err() || curve.iter().any(|(_, f)| !f.is_finite());
     Ok((curve, secs, diverged))
 }
@@ -210,7 +209,7 @@ fn section<M>(
     report: &mut Report,
 ) -> ExpResult<()>
 where
-    M: Objective<f32> + Differentiable<f32> + Clone + 'static,
+    M: Objective<f32> + Differentiable<f32> + Clone + Send + 'static,
 {
     let grid: Vec<f64> = ctx.pick(
         vec![1e-3, 1e-2, 1e-1, 1.0],
