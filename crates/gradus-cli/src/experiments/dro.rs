@@ -49,7 +49,7 @@ fn objective<'a, L: PointLoss>(
     loss: &'a L,
     data: &'a Dataset,
     s: &Setting,
-) -> GResult<Box<dyn Objective<f64> + 'a>> {
+) -> GResult<Box<dyn Objective<f64> + Send + 'a>> {
     Ok(match m {
         Method::Erm => Box::new(Erm::new(loss, data, s.batch)?),
         Method::Gfs(_, sampler) => Box::new(GfsDro::new(
@@ -82,7 +82,7 @@ fn objective<'a, L: PointLoss>(
     })
 }
 
-struct BoxedObjective<'a>(Box<dyn Objective<f64> + 'a>);
+struct BoxedObjective<'a>(Box<dyn Objective<f64> + Send + 'a>);
 
 impl Objective<f64> for BoxedObjective<'_> {
     fn dim(&self) -> usize {

@@ -354,19 +354,23 @@ impl<L: PointLoss + ?Sized> Objective<f64> for Erm<'_, L> {
 }
 
 /// `steps` outer steps: `theta <- opt.step(theta, grad objective(theta))`. Returns the loss
-/// estimate of every step. Stops at the first error (theta keeps the last good value).
-pub fn train<O: Objective<f64>, P: Optimizer<f64>>(
+/// estimate of every step. Stops at the first error (theta keeps the last good value). The
+/// loop runs on a rayon pool thread ([`Par::on_pool`]): every step runs several short
+/// parallel particle passes, which would otherwise each wake the pool from outside.
+pub fn train<O: Objective<f64> + Send, P: Optimizer<f64> + Send>(
     objective: &mut O,
     opt: &mut P,
     theta: &mut [f64],
     steps: usize,
     rng: &mut Rng,
 ) -> Result<Vec<f64>> {
-    let mut grad = vec![0.0; theta.len()];
-    let mut losses = Vec::with_capacity(steps);
-    for _ in 0..steps {
-        losses.push(objective.loss_grad(theta, &mut grad, rng)?);
-        opt.step(theta, &grad)?;
-    }
-    Ok(losses)
+    Par::Rayon.on_pool(|| {
+        let mut grad = vec![0.0; theta.len()];
+        let mut losses = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            losses.push(objective.loss_grad(theta, &mut grad, rng)?);
+            opt.step(theta, &grad)?;
+        }
+        Ok(losses)
+    })
 }
