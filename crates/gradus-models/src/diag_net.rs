@@ -89,6 +89,15 @@ impl DiagonalNet {
         }
     }
 
+    /// The (constant) Hessian of `w(u, v)` applied to the direction `(du, dv)`.
+    #[inline]
+    fn weight_hvp(&self, du: f64, dv: f64) -> (f64, f64) {
+        match self.param {
+            DiagParam::SquareDifference => (2.0 * du, -2.0 * dv),
+            DiagParam::Product => (dv, du),
+        }
+    }
+
     /// `out[k] = <x_{rows_k}, z>` where `fill(lo, chunk)` writes the columns `lo..` of `z`:
     /// SIMD partial dots over fixed column chunks (in parallel once the design is large),
     /// summed in chunk order, so the result does not depend on the thread count.
@@ -308,17 +317,9 @@ impl SquaredLossModel for DiagonalNet {
         let d = self.dim();
         self.chunked_row_sums(rows, weights, scratch, out, |lo, s, ou, ov| {
             for (i, si) in s.iter().enumerate() {
-                let (du, dv) = (dir[lo + i], dir[d + lo + i]);
-                match self.param {
-                    DiagParam::SquareDifference => {
-                        ou[i] += 2.0 * si * du;
-                        ov[i] -= 2.0 * si * dv;
-                    }
-                    DiagParam::Product => {
-                        ou[i] += si * dv;
-                        ov[i] += si * du;
-                    }
-                }
+                let (hu, hv) = self.weight_hvp(dir[lo + i], dir[d + lo + i]);
+                ou[i] += si * hu;
+                ov[i] += si * hv;
             }
         });
     }
@@ -327,16 +328,9 @@ impl SquaredLossModel for DiagonalNet {
         let d = self.dim();
         let x = self.x.row(j);
         for i in 0..d {
-            match self.param {
-                DiagParam::SquareDifference => {
-                    out[i] += scale * 2.0 * x[i] * dir[i];
-                    out[d + i] -= scale * 2.0 * x[i] * dir[d + i];
-                }
-                DiagParam::Product => {
-                    out[i] += scale * x[i] * dir[d + i];
-                    out[d + i] += scale * x[i] * dir[i];
-                }
-            }
+            let (hu, hv) = self.weight_hvp(dir[i], dir[d + i]);
+            out[i] += scale * x[i] * hu;
+            out[d + i] += scale * x[i] * hv;
         }
     }
 }
