@@ -4,13 +4,14 @@
 //! little-endian f64 (`DIR/<name>.f64`) for the script's agreement check.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use gradus_core::{Layout, Par};
 use gradus_dist::federated::aggregate::{Aggregator, CenteredClipping, Krum, Weiszfeld};
 use gradus_dist::federated::gram::gram;
 use gradus_dist::federated::{LshHasher, NonFinitePolicy, Updates};
 use rayon::prelude::*;
+
+use crate::timing::median_secs;
 
 /// SplitMix64 finaliser; the script implements the same integer recipe in numpy.
 fn splitmix(mut z: u64) -> u64 {
@@ -38,19 +39,6 @@ pub fn clients(n: usize, d: usize, f: usize, seed: u64) -> Vec<f64> {
         }
     });
     x
-}
-
-fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..reps.max(1))
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
 }
 
 fn write_f64(dir: &str, name: &str, v: &[f64]) -> Result<(), String> {
