@@ -136,16 +136,16 @@ impl DiagonalNet {
         }
     }
 
-    /// `s = sum_k weights_k x_{rows_k}` one column chunk at a time, handed with the matching
-    /// chunks of the `u` and `v` halves of `out` to `apply(lo, s, out_u, out_v)`. Chunks are
-    /// disjoint, so running them in parallel (once the design is large) changes nothing.
+    /// `out_u[i] += a_i s_i`, `out_v[i] += b_i s_i` with `s = sum_k weights_k x_{rows_k}` and
+    /// `(a_i, b_i) = pair(i)`, one column chunk at a time. Chunks are disjoint, so running
+    /// them in parallel (once the design is large) changes nothing.
     fn chunked_row_sums(
         &self,
         rows: &[usize],
         weights: &[f64],
         scratch: &mut [f64],
         out: &mut [f64],
-        apply: impl Fn(usize, &[f64], &mut [f64], &mut [f64]) + Sync,
+        pair: impl Fn(usize) -> (f64, f64) + Sync,
     ) {
         let d = self.dim();
         let (ou, ov) = out.split_at_mut(d);
@@ -156,7 +156,11 @@ impl DiagonalNet {
                 // Lengths agree by construction (one chunk of d columns).
                 let _ = gradus_kernels::axpy(Par::Seq, wk, &self.x.row(j)[lo..lo + s.len()], s);
             }
-            apply(lo, s, ou, ov);
+            for (i, ((si, ou), ov)) in s.iter().zip(ou.iter_mut()).zip(ov.iter_mut()).enumerate() {
+                let (a, b) = pair(lo + i);
+                *ou += a * si;
+                *ov += b * si;
+            }
         };
         let s = &mut scratch[..d];
         if self.parallel(rows.len()) {
@@ -294,12 +298,8 @@ impl SquaredLossModel for DiagonalNet {
         out: &mut [f64],
     ) {
         let d = self.dim();
-        self.chunked_row_sums(rows, weights, scratch, out, |lo, s, ou, ov| {
-            for (i, si) in s.iter().enumerate() {
-                let (gu, gv) = self.weight_grad(theta[lo + i], theta[d + lo + i]);
-                ou[i] += gu * si;
-                ov[i] += gv * si;
-            }
+        self.chunked_row_sums(rows, weights, scratch, out, |i| {
+            self.weight_grad(theta[i], theta[d + i])
         });
     }
 
@@ -315,13 +315,7 @@ impl SquaredLossModel for DiagonalNet {
         out: &mut [f64],
     ) {
         let d = self.dim();
-        self.chunked_row_sums(rows, weights, scratch, out, |lo, s, ou, ov| {
-            for (i, si) in s.iter().enumerate() {
-                let (hu, hv) = self.weight_hvp(dir[lo + i], dir[d + lo + i]);
-                ou[i] += si * hu;
-                ov[i] += si * hv;
-            }
-        });
+        self.chunked_row_sums(rows, weights, scratch, out, |i| self.weight_hvp(dir[i], dir[d + i]));
     }
 
     fn add_output_hvp(&self, _: &[f64], j: usize, dir: &[f64], scale: f64, out: &mut [f64]) {
