@@ -77,37 +77,6 @@ pub fn exact_1d(x: &[f64], a: &[f64], y: &[f64], b: &[f64], p: f64) -> Result<Pl
 mod tests {
     use super::*;
 
-    fn permutations(n: usize) -> Vec<Vec<usize>> {
-        if n == 0 {
-            return vec![vec![]];
-        }
-        let mut out = Vec::new();
-        for p in permutations(n - 1) {
-            for k in 0..=p.len() {
-                let mut q = p.clone();
-                q.insert(k, n - 1);
-                out.push(q);
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn sorting_plan_is_the_best_assignment() {
-        let x = [0.3, -1.2, 2.5, 0.9, 0.0, 1.7];
-        let y = [1.1, -0.4, 0.2, 3.0, -2.0, 0.6];
-        for p in [1.0, 2.0, 3.5] {
-            let plan = exact_1d(&x, &[1.0; 6], &y, &[1.0; 6], p).unwrap();
-            let best = permutations(6)
-                .iter()
-                .map(|s| (0..6).map(|i| (x[i] - y[s[i]]).abs().powf(p)).sum::<f64>() / 6.0)
-                .fold(f64::INFINITY, f64::min);
-            assert!((plan.cost - best).abs() < 1e-12, "p={p}: {} vs {best}", plan.cost);
-            let rows: f64 = plan.entries.iter().map(|e| e.2).sum();
-            assert!((rows - 1.0).abs() < 1e-12);
-        }
-    }
-
     #[test]
     fn unequal_weights_and_bad_input() {
         // Two atoms against one: all mass goes to the single target.

@@ -155,3 +155,20 @@ fn bad_inputs_are_errors() {
     assert!(sinkhorn(&[1.0], &[1.0], &[1.0], &SinkhornConfig { eps: 0.0, ..cfg }).is_err());
     assert!(sinkhorn(&[1.0], &[1.0], &[1.0], &SinkhornConfig { scaling: 1.0, ..cfg }).is_err());
 }
+
+/// The 1-D sorting plan against every assignment of six atoms.
+#[test]
+fn sorting_plan_is_the_best_assignment() {
+    let x = [0.3, -1.2, 2.5, 0.9, 0.0, 1.7];
+    let y = [1.1, -0.4, 0.2, 3.0, -2.0, 0.6];
+    for p in [1.0, 2.0, 3.5] {
+        let plan = exact_1d(&x, &[1.0; 6], &y, &[1.0; 6], p).unwrap();
+        let best = permutations(6)
+            .iter()
+            .map(|s| (0..6).map(|i| (x[i] - y[s[i]]).abs().powf(p)).sum::<f64>() / 6.0)
+            .fold(f64::INFINITY, f64::min);
+        assert!((plan.cost - best).abs() < 1e-12, "p={p}: {} vs {best}", plan.cost);
+        let rows: f64 = plan.entries.iter().map(|e| e.2).sum();
+        assert!((rows - 1.0).abs() < 1e-12);
+    }
+}
