@@ -72,7 +72,9 @@ fn main() -> ExitCode {
             for e in chosen {
                 eprintln!("== {} ({})", e.name, e.title);
                 let started = std::time::Instant::now();
+                let mut verdicts = String::new();
                 let status = match (e.run)(&ctx).map_err(|err| err.to_string()).and_then(|report| {
+                    verdicts = report.judged().summary();
                     report.write(&out).map_err(|err| format!("writing report: {err}"))
                 }) {
                     Ok(dir) => {
@@ -82,9 +84,10 @@ fn main() -> ExitCode {
                             started.elapsed().as_secs_f64()
                         );
                         format!(
-                            "ok ({:.1} s{})",
+                            "ok ({:.1} s{}); {}",
                             started.elapsed().as_secs_f64(),
-                            if quick { ", quick" } else { "" }
+                            if quick { ", quick" } else { "" },
+                            verdicts
                         )
                     }
                     Err(err) => {

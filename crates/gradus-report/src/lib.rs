@@ -1,4 +1,5 @@
-//! Experiment reports: Markdown tables, CSV data and self-contained SVG line plots.
+//! Experiment reports: Markdown tables, CSV data, self-contained SVG line plots, and verdicts
+//! on a paper's claims computed from the report's own numbers.
 //!
 //! The SVG writer needs no fonts or system libraries: text is emitted as `<text>` elements
 //! the viewer renders. Plots support log axes, many series, and shaded bands (e.g. the spread
@@ -7,7 +8,9 @@
 mod plot;
 mod report;
 mod table;
+mod verdict;
 
 pub use plot::{Axis, Plot, Scale, Series};
 pub use report::{Report, write_index};
 pub use table::{Table, fmt_num};
+pub use verdict::{Claim, Claims, RunEnd, Verdict, cell};

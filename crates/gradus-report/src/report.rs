@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::{Plot, Table};
+use crate::{Claims, Plot, Table};
 
 /// The results of one experiment: prose, tables (written as Markdown and CSV) and plots (SVG).
 #[derive(Debug, Clone, Default)]
@@ -14,6 +14,9 @@ pub struct Report {
     pub title: String,
     /// Markdown paragraphs, in order, interleaved with tables and plots by [`Report::write`].
     parts: Vec<Part>,
+    /// The claims judged so far (shown where [`Report::claims`] was called; summarised in the
+    /// index).
+    claims: Claims,
 }
 
 #[derive(Debug, Clone)]
@@ -26,7 +29,19 @@ enum Part {
 impl Report {
     /// An empty report.
     pub fn new(name: impl Into<String>, title: impl Into<String>) -> Self {
-        Report { name: name.into(), title: title.into(), parts: Vec::new() }
+        Report { name: name.into(), title: title.into(), parts: Vec::new(), claims: Claims::new() }
+    }
+
+    /// Appends the verdict table of `claims` (saved as `<file>.csv`) and keeps the claims for
+    /// the index summary.
+    pub fn claims(&mut self, file: impl Into<String>, claims: Claims) {
+        self.parts.push(Part::Table(file.into(), claims.table()));
+        self.claims.items.extend(claims.items);
+    }
+
+    /// Every claim judged in this report.
+    pub fn judged(&self) -> &Claims {
+        &self.claims
     }
 
     /// Appends Markdown text.
