@@ -1,4 +1,7 @@
-//! What every experiment receives: mode, seed, and progress reporting.
+//! What every experiment receives: mode, seed, options, and progress reporting.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -8,9 +11,20 @@ pub struct Ctx {
     pub quick: bool,
     /// Base seed; experiments derive their own streams from it.
     pub seed: u64,
+    /// Experiment options from `--set key=value` (validated against the experiment's
+    /// declared [`crate::experiments::Experiment::options`] before it runs).
+    pub options: BTreeMap<String, String>,
 }
 
 impl Ctx {
+    /// The value of option `key` parsed as `T`, or `default` when it was not set.
+    pub fn opt<T: FromStr>(&self, key: &str, default: T) -> Result<T, String> {
+        match self.options.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("option `{key}`: cannot parse `{v}`")),
+        }
+    }
+
     /// Picks the quick or the full value.
     pub fn pick<T>(&self, quick: T, full: T) -> T {
         if self.quick { quick } else { full }

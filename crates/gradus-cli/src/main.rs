@@ -39,6 +39,9 @@ enum Command {
         /// Worker threads (default: all cores). Results do not depend on it.
         #[arg(long)]
         threads: Option<usize>,
+        /// Experiment option `key=value` (repeatable; `gradus list` shows each experiment's).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
 }
 
@@ -48,10 +51,13 @@ fn main() -> ExitCode {
         Command::List => {
             for e in experiments::all() {
                 println!("{:<18} {}", e.name, e.title);
+                for (key, help) in e.options {
+                    println!("{:<18}   --set {key}=...  {help}", "");
+                }
             }
             ExitCode::SUCCESS
         }
-        Command::Reproduce { name, quick, out, seed, threads } => {
+        Command::Reproduce { name, quick, out, seed, threads, set } => {
             if let Some(t) = threads {
                 if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(t).build_global() {
                     eprintln!("error: cannot set {t} threads: {e}");
@@ -66,7 +72,23 @@ fn main() -> ExitCode {
                 eprintln!("error: no experiment `{name}` (see `gradus list`)");
                 return ExitCode::FAILURE;
             }
-            let ctx = ctx::Ctx { quick, seed };
+            let mut options = std::collections::BTreeMap::new();
+            for kv in &set {
+                let Some((k, v)) = kv.split_once('=') else {
+                    eprintln!("error: --set expects KEY=VALUE, got `{kv}`");
+                    return ExitCode::FAILURE;
+                };
+                if let Some(e) = chosen.iter().find(|e| !e.options.iter().any(|(key, _)| *key == k))
+                {
+                    eprintln!(
+                        "error: experiment `{}` has no option `{k}` (see `gradus list`)",
+                        e.name
+                    );
+                    return ExitCode::FAILURE;
+                }
+                options.insert(k.to_string(), v.to_string());
+            }
+            let ctx = ctx::Ctx { quick, seed, options };
             let mut index = Vec::new();
             let mut failed = false;
             for e in chosen {

@@ -126,18 +126,138 @@ pub fn sum_sqrt(diag: &[f64]) -> f64 {
     diag.iter().map(|v| v.max(0.0).sqrt()).sum()
 }
 
-/// The block measure `sum_B sqrt(|B| sum_{i in B} H_ii)` for blocks `bounds[b]..bounds[b+1]`.
-pub fn block_measure(diag: &[f64], bounds: &[usize]) -> f64 {
-    bounds
-        .windows(2)
-        .map(|w| ((w[1] - w[0]) as f64 * diag[w[0]..w[1]].iter().sum::<f64>().max(0.0)).sqrt())
-        .sum()
+/// Checks that `bounds` rise strictly from 0 to `len` (statistic blocks
+/// `bounds[b]..bounds[b+1]`).
+fn check_bounds(bounds: &[usize], len: usize) -> Result<()> {
+    if bounds.first() != Some(&0)
+        || bounds.last() != Some(&len)
+        || bounds.windows(2).any(|w| w[0] >= w[1])
+    {
+        return Err(Error::InvalidShape {
+            what: "sharpness blocks",
+            detail: format!("bounds must rise strictly from 0 to {len}"),
+        });
+    }
+    Ok(())
+}
+
+/// The block measure `sum_B sqrt(|B| sum_{i in B} H_ii)` for blocks `bounds[b]..bounds[b+1]`
+/// (Adam-mini / Adalayer, up to the factor 2 of [`implicit_measure`]).
+pub fn block_measure(diag: &[f64], bounds: &[usize]) -> Result<f64> {
+    Ok(implicit_measure(diag, bounds, 0.5)? / 2.0)
 }
 
 /// AdamE's measure `sum_i H_ii^{1-E} / (1 - E)` for `E < 1`.
-pub fn power_measure(diag: &[f64], exponent: f64) -> f64 {
+pub fn power_measure(diag: &[f64], exponent: f64) -> Result<f64> {
+    let singles: Vec<usize> = (0..=diag.len()).collect();
+    implicit_measure(diag, &singles, exponent)
+}
+
+/// The sharpness measure an adaptive method with statistic blocks `B` and preconditioner
+/// exponent `E` reduces near the manifold of minimisers:
+/// `S_E(H) = sum_B |B|^E (tr H_BB)^{1-E} / (1 - E)` (paper 01: the semi-gradient of `tr(P H)`
+/// with the stationary `P_B = (tr H_BB / |B|)^{-E}` held fixed is `grad S_E`; spec, DERIVED).
+/// `E = 0` is SGD's `tr(H)`; singleton blocks with `E = 1/2` give Adam's
+/// `2 tr(Diag(H)^{1/2})`; blocks with `E = 1/2` give Adam-mini / Adalayer's
+/// `2 sum_B sqrt(|B| tr H_BB)`. Negative diagonal entries (off the manifold) count as 0.
+pub fn implicit_measure(diag: &[f64], bounds: &[usize], exponent: f64) -> Result<f64> {
+    if !(0.0..1.0).contains(&exponent) {
+        return Err(Error::hyper("exponent", exponent, "must lie in [0, 1)"));
+    }
+    check_bounds(bounds, diag.len())?;
     let q = 1.0 - exponent;
-    diag.iter().map(|v| v.max(0.0).powf(q)).sum::<f64>() / q
+    Ok(bounds
+        .windows(2)
+        .map(|w| {
+            let tr: f64 = diag[w[0]..w[1]].iter().map(|v| v.max(0.0)).sum();
+            ((w[1] - w[0]) as f64).powf(exponent) * tr.powf(q)
+        })
+        .sum::<f64>()
+        / q)
+}
+
+/// The stopping rule of a label-noise run: converged once the monitored sharpness measure has
+/// stopped drifting on the manifold of minimisers.
+///
+/// The run enters the manifold at the first observation with noise-free training loss below
+/// `gate_loss` (step `t0`). At a later observation `t` with `t - t0 >= min_window`, the run has
+/// converged when the smoothed measure (mean of the last `smooth` observations) changed by
+/// less than `rel_tol` relative between `t0 + (t - t0)/2` and `t`. Comparing against the
+/// midpoint of the time on the manifold makes the rule scale-free: a drift that still halves
+/// its distance to the plateau every doubling of time keeps the run going.
+#[derive(Debug, Clone)]
+pub struct Plateau {
+    gate_loss: f64,
+    rel_tol: f64,
+    min_window: u64,
+    smooth: usize,
+    entered: Option<u64>,
+    recent: Vec<f64>,
+    /// `(step, smoothed measure)` since entering the manifold.
+    history: Vec<(u64, f64)>,
+    converged_at: Option<u64>,
+}
+
+impl Plateau {
+    /// The rule with loss gate `gate_loss`, relative tolerance `rel_tol`, minimum time on the
+    /// manifold `min_window` steps and smoothing over `smooth >= 1` observations.
+    pub fn new(gate_loss: f64, rel_tol: f64, min_window: u64, smooth: usize) -> Result<Self> {
+        gradus_core::validate::positive("gate_loss", gate_loss)?;
+        gradus_core::validate::positive("rel_tol", rel_tol)?;
+        if smooth == 0 {
+            return Err(Error::hyper("smooth", 0.0, "must be at least 1"));
+        }
+        Ok(Plateau {
+            gate_loss,
+            rel_tol,
+            min_window,
+            smooth,
+            entered: None,
+            recent: Vec::with_capacity(smooth),
+            history: Vec::new(),
+            converged_at: None,
+        })
+    }
+
+    /// Feeds one observation; returns whether the run has converged (it stays converged).
+    pub fn observe(&mut self, step: u64, loss: f64, measure: f64) -> bool {
+        if self.converged_at.is_some() {
+            return true;
+        }
+        if self.entered.is_none() {
+            if !(loss < self.gate_loss) {
+                return false;
+            }
+            self.entered = Some(step);
+        }
+        if self.recent.len() == self.smooth {
+            self.recent.remove(0);
+        }
+        self.recent.push(measure);
+        let smoothed = self.recent.iter().sum::<f64>() / self.recent.len() as f64;
+        self.history.push((step, smoothed));
+        let t0 = self.entered.unwrap_or(step);
+        if step - t0 < self.min_window || self.recent.len() < self.smooth {
+            return false;
+        }
+        let mid = t0 + (step - t0) / 2;
+        let k = self.history.partition_point(|&(s, _)| s < mid).min(self.history.len() - 1);
+        let before = self.history[k].1;
+        if ((before - smoothed) / smoothed.abs().max(f64::MIN_POSITIVE)).abs() < self.rel_tol {
+            self.converged_at = Some(step);
+        }
+        self.converged_at.is_some()
+    }
+
+    /// The step at which the run entered the manifold (loss below the gate), if it did.
+    pub fn entered(&self) -> Option<u64> {
+        self.entered
+    }
+
+    /// The step at which the rule fired, if it did.
+    pub fn converged_at(&self) -> Option<u64> {
+        self.converged_at
+    }
 }
 
 /// Which Hessian the observer measures.
@@ -163,22 +283,29 @@ pub struct SharpnessRecord {
     pub sqrt_diag: f64,
     /// Block measure over the observer's partition.
     pub block: f64,
+    /// The monitored measure [`implicit_measure`] over the observer's partition with its
+    /// exponent (the one the optimizer reduces).
+    pub monitored: f64,
 }
 
-/// Records the sharpness measures of a squared-loss model every `every` steps.
+/// Records the sharpness measures of a squared-loss model every `every` steps and, with a
+/// [`Plateau`] rule, stops the run once the monitored measure stopped drifting.
 pub struct SharpnessObserver<M> {
     model: Regression<M>,
     every: u64,
     kind: HessianKind,
     bounds: Vec<usize>,
+    exponent: f64,
+    plateau: Option<Plateau>,
     diag: Vec<f64>,
     /// The records, in order.
     pub records: Vec<SharpnessRecord>,
 }
 
 impl<M: SquaredLossModel + Clone> SharpnessObserver<M> {
-    /// Observer over a copy of `model`, measuring with `kind`; the block measure uses the
-    /// statistic blocks `bounds` (e.g. the layout's block offsets).
+    /// Observer over a copy of `model`, measuring with `kind`; the block and monitored
+    /// measures use the statistic blocks `bounds` (e.g. the layout's block offsets). The
+    /// monitored measure starts as SGD's `tr(H)` (exponent 0); see [`Self::monitor`].
     pub fn new(
         model: &Regression<M>,
         every: u64,
@@ -186,24 +313,32 @@ impl<M: SquaredLossModel + Clone> SharpnessObserver<M> {
         bounds: Vec<usize>,
         capacity: usize,
     ) -> Result<Self> {
+        check_bounds(&bounds, model.model.num_params())?;
         let d = model.model.num_params();
-        if bounds.first() != Some(&0)
-            || bounds.last() != Some(&d)
-            || bounds.windows(2).any(|w| w[0] >= w[1])
-        {
-            return Err(Error::InvalidShape {
-                what: "sharpness blocks",
-                detail: format!("bounds must rise from 0 to {d}"),
-            });
-        }
         Ok(SharpnessObserver {
             model: model.clone(),
             every: every.max(1),
             kind,
             bounds,
+            exponent: 0.0,
+            plateau: None,
             diag: vec![0.0; d],
             records: Vec::with_capacity(capacity),
         })
+    }
+
+    /// Monitors [`implicit_measure`] with `exponent` (0 for SGD, 1/2 for Adam-type methods,
+    /// `E` for AdamE) and stops the run when `plateau` fires.
+    pub fn monitor(mut self, exponent: f64, plateau: Plateau) -> Result<Self> {
+        implicit_measure(&[0.0], &[0, 1], exponent)?;
+        self.exponent = exponent;
+        self.plateau = Some(plateau);
+        Ok(self)
+    }
+
+    /// The stopping rule's state (entry into the manifold, convergence step).
+    pub fn plateau(&self) -> Option<&Plateau> {
+        self.plateau.as_ref()
     }
 
     /// Measures at `params` now.
@@ -217,7 +352,8 @@ impl<M: SquaredLossModel + Clone> SharpnessObserver<M> {
             train_loss: self.model.train_loss(params),
             trace: self.diag.iter().sum(),
             sqrt_diag: sum_sqrt(&self.diag),
-            block: block_measure(&self.diag, &self.bounds),
+            block: block_measure(&self.diag, &self.bounds)?,
+            monitored: implicit_measure(&self.diag, &self.bounds, self.exponent)?,
         })
     }
 }
@@ -229,6 +365,10 @@ impl<M: SquaredLossModel + Clone> Observer<f64> for SharpnessObserver<M> {
     fn observe(&mut self, r: &StepRecord<'_, f64>) -> Result<Control> {
         let rec = self.measure(r.step, r.params)?;
         self.records.push(rec);
-        Ok(Control::Continue)
+        let done = self
+            .plateau
+            .as_mut()
+            .is_some_and(|p| p.observe(rec.step, rec.train_loss, rec.monitored));
+        Ok(if done { Control::Stop } else { Control::Continue })
     }
 }

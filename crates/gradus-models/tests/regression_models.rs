@@ -4,7 +4,8 @@
 use gradus_core::{Objective, rng};
 use gradus_models::data::{gaussian_matrix, normal};
 use gradus_models::sharpness::{
-    block_measure, exact_diag, hutchinson_diag, hutchinson_trace, sum_sqrt,
+    Plateau, block_measure, exact_diag, hutchinson_diag, hutchinson_trace, implicit_measure,
+    power_measure, sum_sqrt,
 };
 use gradus_models::{
     DiagParam, DiagonalNet, Differentiable, LabelNoise, Linear, MatrixFactorization, Regression,
@@ -183,8 +184,13 @@ fn trace_is_nonnegative_at_minima_and_closed_forms_hold_on_the_manifold() {
     assert!((sum_sqrt(&diag) - net.sqrt_diag_closed_form(&theta)).abs() < 1e-9 * sum_sqrt(&diag));
     // Block measure with singleton blocks is tr(Diag(H)^{1/2}); with one block it is sqrt(D tr H).
     let singles: Vec<usize> = (0..=20).collect();
-    assert!((block_measure(&diag, &singles) - sum_sqrt(&diag)).abs() < 1e-12);
-    assert!((block_measure(&diag, &[0, 20]) - (20.0 * tr).sqrt()).abs() < 1e-9);
+    assert!((block_measure(&diag, &singles).unwrap() - sum_sqrt(&diag)).abs() < 1e-12);
+    assert!((block_measure(&diag, &[0, 20]).unwrap() - (20.0 * tr).sqrt()).abs() < 1e-9);
+    // The general measure: E = 0 is tr(H) whatever the blocks; AdamE singletons are
+    // sum H_ii^{1-E} / (1 - E), computed here by hand.
+    assert!((implicit_measure(&diag, &[0, 7, 20], 0.0).unwrap() - tr).abs() < 1e-9 * tr);
+    let by_hand: f64 = diag.iter().map(|h| h.max(0.0).powf(0.75)).sum::<f64>() / 0.75;
+    assert!((power_measure(&diag, 0.25).unwrap() - by_hand).abs() < 1e-9 * by_hand);
 }
 
 #[test]
@@ -239,4 +245,41 @@ fn paper01_e_label_noise_gradient_has_mean_zero_and_covariance_sigma2_h() {
     let scale = (sigma * sigma * tr).sqrt();
     assert!(mean.iter().all(|m| m.abs() < 0.02 * scale), "{mean:?}");
     assert!((sq / (sigma * sigma * tr) - 1.0).abs() < 0.02, "{} vs {}", sq, sigma * sigma * tr);
+}
+
+#[test]
+fn implicit_measure_rejects_bad_blocks_and_exponents() {
+    let diag = [1.0, 2.0, 3.0];
+    assert!(implicit_measure(&diag, &[0, 2, 1, 3], 0.5).is_err()); // unsorted
+    assert!(implicit_measure(&diag, &[0, 2], 0.5).is_err()); // does not cover
+    assert!(implicit_measure(&diag, &[0, 0, 3], 0.5).is_err()); // empty block
+    assert!(implicit_measure(&diag, &[0, 3], 1.0).is_err());
+    assert!(implicit_measure(&diag, &[0, 3], f64::NAN).is_err());
+    assert!(block_measure(&diag, &[1, 3]).is_err());
+}
+
+/// Feeds `m(t)` observed every 100 steps from step 100 (loss 0 from step `gate`) and returns
+/// the step at which the plateau rule fired.
+fn fire_step(m: impl Fn(f64) -> f64, gate: u64, cap: u64) -> Option<u64> {
+    let mut p = Plateau::new(1e-3, 0.01, 2_000, 4).unwrap();
+    (1..=cap / 100).map(|k| k * 100).find(|&t| {
+        let loss = if t >= gate { 0.0 } else { 1.0 };
+        p.observe(t, loss, m(t as f64))
+    })
+}
+
+#[test]
+fn plateau_rule_waits_for_the_drift_to_stop() {
+    // A constant measure converges as soon as the minimum window has passed after the gate.
+    assert_eq!(fire_step(|_| 5.0, 1_000, 100_000), Some(3_000));
+    // Exponential decay to 1 with time constant 1e4: fires once the change over the last
+    // half of the window is below 1%, i.e. e^{-t/2e4} (1 - e^{-t/2e4}) < 0.01, t ~ 9.2e4.
+    let t = fire_step(|t| 1.0 + (-t / 1e4).exp(), 0, 1_000_000).unwrap();
+    assert!((85_000..100_000).contains(&t), "fired at {t}");
+    // A measure still falling like 1/sqrt(t) never plateaus by this rule (it loses 29% per
+    // doubling), and nothing fires before the gate.
+    assert_eq!(fire_step(|t| 1.0 / t.sqrt(), 0, 1_000_000), None);
+    assert_eq!(fire_step(|_| 5.0, u64::MAX, 100_000), None);
+    assert!(Plateau::new(0.0, 0.01, 10, 1).is_err());
+    assert!(Plateau::new(1e-3, 0.01, 10, 0).is_err());
 }

@@ -24,6 +24,8 @@ pub struct Experiment {
     pub title: &'static str,
     /// Runs the experiment.
     pub run: fn(&Ctx) -> ExpResult<Report>,
+    /// Options it accepts through `--set key=value`: `(key, what it does and its values)`.
+    pub options: &'static [(&'static str, &'static str)],
 }
 
 /// Every experiment, in the order `reproduce all` runs them.
@@ -33,36 +35,43 @@ pub fn all() -> Vec<Experiment> {
             name: "optimizers",
             title: "Every optimizer on an ill-conditioned quadratic and softmax regression",
             run: optimizers::run,
+            options: &[],
         },
         Experiment {
             name: "lshfed",
             title: "Byzantine-robust federated learning: LSH screening (LSHFed) vs Krum, geometric median, trimmed mean, mean",
             run: lshfed::run,
+            options: &[],
         },
         Experiment {
             name: "adam-sharpness",
             title: "Adam's implicit sharpness: diagonal linear network and matrix factorisation with label noise (paper 01)",
             run: adam_sharpness::run,
+            options: adam_sharpness::OPTIONS,
         },
         Experiment {
             name: "toeplitz-cov",
             title: "Toeplitz covariance estimation by over-parameterised gradient descent (paper 07)",
             run: toeplitz_cov::run,
+            options: &[],
         },
         Experiment {
             name: "drag",
             title: "DRAG for semi-discrete OT: error rates on Examples 1-3, fixed vs decreasing eps, variants (paper 08)",
             run: drag::run,
+            options: &[],
         },
         Experiment {
             name: "dro",
             title: "Gradient-flow-sampler DRO (WGF, WFR, SVGD) vs ERM, WRM and the Sinkhorn dual (paper 03)",
             run: dro::run,
+            options: &[],
         },
         Experiment {
             name: "error-feedback",
             title: "Compression with error feedback: tight rates of CGD, EF, EF21 and n-worker logistic regression (paper 06)",
             run: error_feedback::run,
+            options: &[],
         },
     ]
 }
