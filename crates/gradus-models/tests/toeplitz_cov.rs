@@ -127,6 +127,12 @@ fn structured_path_matches_dense_oracle() {
             let ld = d.loss_grad_theta(&theta, &mut gd).unwrap();
             let ls = s.loss_grad_theta(&theta, &mut gs).unwrap();
             assert!((ld - ls).abs() < 1e-9 * (1.0 + ld.abs()), "P={p}: {ld} vs {ls}");
+            // The loss-only evaluation (Cholesky of S, or the snapshots when N < P, then one
+            // triangular solve) agrees with the full one on both paths.
+            for (nll, full) in [(&mut d, ld), (&mut s, ls)] {
+                let l = nll.loss_theta(&theta).unwrap();
+                assert!((l - full).abs() < 1e-10 * (1.0 + full.abs()), "P={p}: {l} vs {full}");
+            }
             let scale = gd.iter().fold(0.0f64, |a, v| a.max(v.abs()));
             for (a, b) in gd.iter().zip(&gs) {
                 assert!((a - b).abs() < 1e-8 * (1.0 + scale), "P={p}: {a} vs {b}");

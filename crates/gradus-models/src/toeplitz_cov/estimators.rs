@@ -131,28 +131,29 @@ pub fn armijo_gd(
         let decrease: f64 =
             blocks.iter().map(|(r, s)| s * g[r.clone()].iter().map(|v| v * v).sum::<f64>()).sum();
         let mut eta = params.eta0;
-        let mut accepted = None;
+        let mut accepted = false;
         for halving in 0..=params.max_halvings {
             for (r, s) in &blocks {
                 for i in r.clone() {
                     trial[i] = theta[i] - eta * s * g[i];
                 }
             }
-            match nll.loss_grad_theta(&trial, &mut g_trial) {
-                Ok(l) if l <= loss - params.alpha * eta * decrease => {
-                    accepted = Some(l);
-                    break;
-                }
+            // Trial points need the loss only; the gradient is computed once, where accepted.
+            match nll.loss_theta(&trial) {
+                Ok(l) if l <= loss - params.alpha * eta * decrease => accepted = true,
                 // After the last halving the code takes the (tiny) step anyway if it is valid.
-                Ok(l) if halving == params.max_halvings && l.is_finite() => accepted = Some(l),
+                Ok(l) if halving == params.max_halvings && l.is_finite() => accepted = true,
                 _ => {}
+            }
+            if accepted {
+                break;
             }
             eta *= params.beta;
         }
-        if let Some(l) = accepted {
+        if accepted {
+            loss = nll.loss_grad_theta(&trial, &mut g_trial)?;
             std::mem::swap(&mut theta, &mut trial);
             std::mem::swap(&mut g, &mut g_trial);
-            loss = l;
         }
     }
     Ok(ArmijoResult { theta, loss, iterations: params.max_iter, stagnated: false, history })
