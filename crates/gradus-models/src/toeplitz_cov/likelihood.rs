@@ -156,10 +156,11 @@ impl ToeplitzNll {
         let mut r = std::mem::take(&mut self.r);
         let mut gamma = std::mem::take(&mut self.gamma);
         self.evaluations += 1;
-        let out = self.model.first_column(theta, &mut r).and_then(|_| match self.structured.as_mut() {
-            Some(st) => st.eval(&r, &self.x, self.n, &mut gamma),
-            None => self.dense.loss(&r),
-        });
+        let out =
+            self.model.first_column(theta, &mut r).and_then(|_| match self.structured.as_mut() {
+                Some(st) => st.eval(&r, &self.x, self.n, &mut gamma),
+                None => self.dense.loss(&r),
+            });
         self.r = r;
         self.gamma = gamma;
         out
