@@ -5,7 +5,8 @@
 use gradus_core::{Result, validate};
 
 use super::{Record, SearchContext, Searcher, sample_batch};
-use crate::graph::{Graph, Node, Role};
+use super::fixed::{self, Shape};
+use crate::graph::Graph;
 use crate::model::{GraphDistribution, GraphSpace, clip_logits};
 
 /// What a feedback agent reads.
@@ -30,8 +31,8 @@ pub trait Feedback {
     /// Name for reports.
     fn name(&self) -> String;
 
-    /// Whether the agent wants every single model evaluated once (one-node graphs) before
-    /// its first update: the per-model results behind Insight 1.
+    /// Whether the agent wants every model evaluated once before its first update, alone at
+    /// the largest best-of-N the budget allows: the per-model results behind Insight 1.
     fn wants_probes(&self) -> bool {
         false
     }
@@ -109,14 +110,12 @@ impl<F: Feedback> Searcher for AgentReinforce<F> {
         if !self.probing() {
             return sample_batch(&self.dist, t, n, ctx, out);
         }
+        // Each model alone, with as many parallel calls as the budget and the space allow.
         out.clear();
         for family in 0..self.space.families() {
             for size in 0..self.space.sizes() {
-                let node = Node { layer: 0, slot: 0, family, size, role: Role::Generate };
-                let g = Graph::new(vec![1], vec![node], Vec::new())?;
-                if ctx.cost.flops(&g)? <= ctx.cfg.budget {
-                    out.push(g);
-                }
+                let probe = fixed::largest(Shape::BestOfN, ctx.cost, &self.space, ctx.cfg.budget, family, size)?;
+                out.extend(probe);
             }
         }
         Ok(0)

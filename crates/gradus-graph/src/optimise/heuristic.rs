@@ -11,9 +11,10 @@ use super::agent::{Feedback, FeedbackInput};
 
 /// A feedback agent without randomness or an LLM:
 ///
-/// - **initialisation (Insight 1)**: evaluates every model once (one-node graphs) and sets
-///   each slot's family and size logits to `(u - u_best) / temperature`, where `u` is the
-///   best probe utility of that family (size) and unaffordable choices get `-clip`;
+/// - **initialisation (Insight 1)**: evaluates every model once, alone at the largest
+///   best-of-N the budget allows, and sets each slot's family and size logits to
+///   `max((u - u_best) / temperature, floor)`, where `u` is the best probe utility of that
+///   family (size); unaffordable choices get `floor`;
 /// - **update**: moves every logit block toward the smoothed marginals of the `elite`
 ///   best graphs seen so far, `theta <- (1 - step) theta + step log p_elite` (a
 ///   cross-entropy-method step; `logit(p_elite)` for edges);
@@ -113,7 +114,8 @@ impl Feedback for HeuristicAgent {
         let mut fam = vec![f64::NEG_INFINITY; nf];
         let mut size = vec![f64::NEG_INFINITY; ns];
         for r in input.batch {
-            if let [v] = r.graph.nodes() {
+            let Some(v) = r.graph.nodes().first() else { continue };
+            if r.graph.nodes().iter().all(|w| (w.family, w.size) == (v.family, v.size)) {
                 fam[v.family] = fam[v.family].max(r.utility);
                 size[v.size] = size[v.size].max(r.utility);
             }
@@ -121,7 +123,7 @@ impl Feedback for HeuristicAgent {
         let best = fam.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if !best.is_finite() {
             return Err(Error::Unsupported(
-                "heuristic agent: no single-model probe was evaluated (all over budget?)".into(),
+                "heuristic agent: no single-model probe was evaluated".into(),
             ));
         }
         let logit = |u: f64| ((u - best) / self.temperature).max(self.floor);
