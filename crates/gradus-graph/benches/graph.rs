@@ -5,7 +5,9 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gradus_core::{Par, rng};
 use gradus_graph::env::{ModelPool, SimEnv, TaskProfile};
-use gradus_graph::optimise::{AgentReinforce, HeuristicAgent, RandomSearch, Reinforce, SearchConfig};
+use gradus_graph::optimise::{
+    AgentReinforce, HeuristicAgent, RandomSearch, Reinforce, SearchConfig,
+};
 use gradus_graph::{Environment, Graph, GraphDistribution, GraphSpace, search};
 use gradus_optim::Agm;
 

@@ -87,8 +87,9 @@ impl Graph {
     /// `n` independent generators of one model whose answers are combined by the final
     /// plurality vote: best-of-N with majority voting (self-consistency).
     pub fn parallel(family: usize, size: usize, n: usize) -> Result<Self> {
-        let nodes =
-            (0..n).map(|slot| Node { layer: 0, slot, family, size, role: Role::Generate }).collect();
+        let nodes = (0..n)
+            .map(|slot| Node { layer: 0, slot, family, size, role: Role::Generate })
+            .collect();
         Graph::new(vec![n], nodes, Vec::new())
     }
 
@@ -109,7 +110,13 @@ impl Graph {
 
     /// A `width x depth` grid of one model: `width` generators, then `depth - 1` layers of
     /// `width` nodes with role `role`, each connected to every node of the layer before.
-    pub fn grid(family: usize, size: usize, width: usize, depth: usize, role: Role) -> Result<Self> {
+    pub fn grid(
+        family: usize,
+        size: usize,
+        width: usize,
+        depth: usize,
+        role: Role,
+    ) -> Result<Self> {
         let mut nodes = Vec::with_capacity(width * depth);
         for layer in 0..depth {
             let role = if layer == 0 { Role::Generate } else { role };
@@ -132,7 +139,10 @@ impl Graph {
             return bad(format!("{n} nodes exceed the maximum of {MAX_NODES}"));
         }
         if self.nodes.len() != n {
-            return bad(format!("widths sum to {n} nodes but {} nodes were given", self.nodes.len()));
+            return bad(format!(
+                "widths sum to {n} nodes but {} nodes were given",
+                self.nodes.len()
+            ));
         }
         let mut k = 0;
         for (layer, &w) in self.widths.iter().enumerate() {
@@ -316,7 +326,11 @@ impl CostModel {
                 detail: format!("{families} families x {sizes} sizes: the pool is empty"),
             });
         }
-        gradus_core::validate::same_len("model parameter counts", families * sizes, params_b.len())?;
+        gradus_core::validate::same_len(
+            "model parameter counts",
+            families * sizes,
+            params_b.len(),
+        )?;
         gradus_core::validate::all_finite("model parameter counts", &params_b)?;
         if let Some(&p) = params_b.iter().find(|&&p| p <= 0.0) {
             return Err(Error::hyper("params_b", p, "parameter counts must be > 0"));
@@ -360,7 +374,8 @@ impl CostModel {
     pub fn call_latency(&self, family: usize, size: usize, in_degree: usize) -> f64 {
         let prompt = self.prompt_tokens + in_degree as f64 * self.output_tokens;
         self.overhead_s
-            + self.params_b(family, size) * (self.prefill_s * prompt + self.decode_s * self.output_tokens)
+            + self.params_b(family, size)
+                * (self.prefill_s * prompt + self.decode_s * self.output_tokens)
     }
 
     /// The cheapest possible graph: one call of the smallest model.

@@ -27,7 +27,12 @@ fn one_call_has_the_published_accuracy() {
             for s in 0..3 {
                 let p = e.pool().model(f, s).accuracy[b];
                 let acc = e.reference(&Graph::parallel(f, s, 1).unwrap()).unwrap().accuracy;
-                assert!((acc - p).abs() < tol(p, 8000), "{} {}: {acc} vs {p}", task.name, e.model_name(f, s));
+                assert!(
+                    (acc - p).abs() < tol(p, 8000),
+                    "{} {}: {acc} vs {p}",
+                    task.name,
+                    e.model_name(f, s)
+                );
             }
         }
     }
@@ -47,7 +52,11 @@ fn majority_vote_matches_the_closed_form() {
             for n in [2, 3, 5, 8] {
                 let sim = e.reference(&Graph::parallel(f, s, n).unwrap()).unwrap().accuracy;
                 let exact = theory::vote_accuracy(p, task.rho_family, n).unwrap();
-                assert!((sim - exact).abs() < tol(exact, Q), "{} n={n}: {sim} vs {exact}", task.name);
+                assert!(
+                    (sim - exact).abs() < tol(exact, Q),
+                    "{} n={n}: {sim} vs {exact}",
+                    task.name
+                );
             }
         }
     }
@@ -62,7 +71,11 @@ fn refinement_chain_matches_the_closed_form_and_drifts_when_long() {
         for depth in 1..=6 {
             let sim = e.reference(&Graph::chain(0, 1, depth).unwrap()).unwrap().accuracy;
             let exact = theory::chain_accuracy(p, task.rho_family, depth, &task).unwrap();
-            assert!((sim - exact).abs() < tol(exact, Q), "{} depth {depth}: {sim} vs {exact}", task.name);
+            assert!(
+                (sim - exact).abs() < tol(exact, Q),
+                "{} depth {depth}: {sim} vs {exact}",
+                task.name
+            );
             exact_curve.push(exact);
         }
         // Depth 1 of the closed form is one call.
@@ -70,8 +83,9 @@ fn refinement_chain_matches_the_closed_form_and_drifts_when_long() {
     }
     // The refinement chain of the code-like task first gains, then loses (insight 2).
     let code = TaskProfile::code_like();
-    let curve: Vec<f64> =
-        (1..=12).map(|d| theory::chain_accuracy(0.72, code.rho_family, d, &code).unwrap()).collect();
+    let curve: Vec<f64> = (1..=12)
+        .map(|d| theory::chain_accuracy(0.72, code.rho_family, d, &code).unwrap())
+        .collect();
     let peak = curve.iter().cloned().fold(0.0, f64::max);
     assert!(peak > curve[0] + 0.01 && curve[11] < peak - 0.01, "{curve:?}");
 }
@@ -133,7 +147,10 @@ fn cost_and_latency_match_hand_computation() {
     assert!((c.latency(&g).unwrap() - latency).abs() < 1e-9 * latency);
     assert!((c.min_graph_flops() - 2e9 * 1.54 * (prompt + out)).abs() < 1.0);
     let ev = e.evaluate(&g, 7, &mut rng::seeded(1)).unwrap();
-    assert_eq!((ev.flops, ev.latency_s, ev.questions), (c.flops(&g).unwrap(), c.latency(&g).unwrap(), 16));
+    assert_eq!(
+        (ev.flops, ev.latency_s, ev.questions),
+        (c.flops(&g).unwrap(), c.latency(&g).unwrap(), 16)
+    );
 }
 
 #[test]

@@ -40,10 +40,15 @@ fn a_good_reply_sets_every_block_to_its_floored_target() {
         assert!(close(w[0], floor_w) && close(w[1], 0.5 / (1.0 + 2.0 * TARGET_FLOOR)), "{w:?}");
     }
     let f = space.family_offset(2, 3);
-    assert!(close(p[f], 1.0 / (1.0 + TARGET_FLOOR)) && close(p[f + 1], TARGET_FLOOR / (1.0 + TARGET_FLOOR)));
+    assert!(
+        close(p[f], 1.0 / (1.0 + TARGET_FLOOR))
+            && close(p[f + 1], TARGET_FLOOR / (1.0 + TARGET_FLOOR))
+    );
     let s = space.size_offset(0, 0);
     let z = 0.25 + 0.75 + TARGET_FLOOR;
-    assert!(close(p[s], 0.25 / z) && close(p[s + 1], 0.75 / z) && close(p[s + 2], TARGET_FLOOR / z));
+    assert!(
+        close(p[s], 0.25 / z) && close(p[s + 1], 0.75 / z) && close(p[s + 2], TARGET_FLOOR / z)
+    );
     let r = space.role_offset(1, 0);
     assert!(close(p[r + 2], 1.0 / (1.0 + 2.0 * TARGET_FLOOR)));
     assert_eq!(ROLES, 3);
@@ -53,7 +58,8 @@ fn a_good_reply_sets_every_block_to_its_floored_target() {
 #[test]
 fn a_partial_reply_blends_only_its_fields() {
     let (_, space, names) = setup();
-    let update = AgentUpdate::parse(r#"{"family": {"Llama-3.1": 1, "Qwen2.5": 1}, "step": 0.5}"#).unwrap();
+    let update =
+        AgentUpdate::parse(r#"{"family": {"Llama-3.1": 1, "Qwen2.5": 1}, "step": 0.5}"#).unwrap();
     let mut theta: Vec<f64> = (0..space.dim()).map(|i| (i % 7) as f64 * 0.1).collect();
     let before = theta.clone();
     update.resolve(&space, &names).unwrap().apply(&space, &mut theta).unwrap();
@@ -81,7 +87,10 @@ fn malformed_and_wrong_schema_replies_are_clear_errors() {
     corrupt(AgentUpdate::parse(r#"{"step": 0.5,}"#).unwrap_err(), "invalid JSON");
     corrupt(AgentUpdate::parse(r#"{"step": 0.5, "depth": [1, 2"#).unwrap_err(), "no JSON object");
     corrupt(AgentUpdate::parse(r#"{"depth": [1, 2]}"#).unwrap_err(), "missing field `step`");
-    corrupt(AgentUpdate::parse(r#"{"family": [0.5, 0.5], "step": 1}"#).unwrap_err(), "invalid JSON");
+    corrupt(
+        AgentUpdate::parse(r#"{"family": [0.5, 0.5], "step": 1}"#).unwrap_err(),
+        "invalid JSON",
+    );
     corrupt(AgentUpdate::parse(r#"{"step": "half"}"#).unwrap_err(), "invalid JSON");
     let resolve = |s: &str| AgentUpdate::parse(s).unwrap().resolve(&space, &names).unwrap_err();
     corrupt(resolve(r#"{"step": 0}"#), "step");
@@ -106,7 +115,9 @@ fn chat_bodies_are_unwrapped_or_refused() {
         (r#"{"error": {"message": "rate limited"}}"#, "rate limited"),
     ] {
         match chat_content(bad).unwrap_err() {
-            Error::Corrupt { what: "chat completion", detail } => assert!(detail.contains(needle), "{detail}"),
+            Error::Corrupt { what: "chat completion", detail } => {
+                assert!(detail.contains(needle), "{detail}")
+            }
             e => panic!("{e}"),
         }
     }
@@ -114,7 +125,8 @@ fn chat_bodies_are_unwrapped_or_refused() {
 
 #[test]
 fn http_responses_parse_with_length_chunked_or_eof_bodies() {
-    let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: y\r\n\r\nhelloEXTRA").unwrap();
+    let r =
+        parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: y\r\n\r\nhelloEXTRA").unwrap();
     assert_eq!((r.status, r.body.as_slice()), (200, &b"hello"[..]));
     let r = parse_response(b"HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n").unwrap();
     assert_eq!(r.body, b"Wikipedia");
@@ -132,14 +144,20 @@ fn http_responses_parse_with_length_chunked_or_eof_bodies() {
         b"HTTP/1.1 200 OK\r\n",
         b"",
     ] {
-        assert!(matches!(parse_response(bad), Err(Error::Corrupt { what: "HTTP response", .. })), "{bad:?}");
+        assert!(
+            matches!(parse_response(bad), Err(Error::Corrupt { what: "HTTP response", .. })),
+            "{bad:?}"
+        );
     }
 }
 
 #[test]
 fn endpoints_parse_and_requests_are_well_formed() {
     let e = Endpoint::parse("http://127.0.0.1:8080/v1/chat/completions").unwrap();
-    assert_eq!((e.host.as_str(), e.port, e.path.as_str()), ("127.0.0.1", 8080, "/v1/chat/completions"));
+    assert_eq!(
+        (e.host.as_str(), e.port, e.path.as_str()),
+        ("127.0.0.1", 8080, "/v1/chat/completions")
+    );
     assert_eq!(Endpoint::parse("http://localhost").unwrap().path, "/v1/chat/completions");
     assert_eq!(Endpoint::parse("http://localhost").unwrap().port, 80);
     assert!(matches!(Endpoint::parse("https://api.example.com/v1"), Err(Error::Unsupported(_))));
@@ -162,9 +180,22 @@ fn the_prompt_states_budget_pool_distribution_and_scores() {
     let evaluation = env.reference(&g).unwrap();
     let rec = Record { graph: g, evaluation, utility: 0.8125, iteration: 0 };
     let dist = GraphDistribution::uniform(&space);
-    let input = FeedbackInput { space: &space, distribution: &dist, ctx: &ctx, batch: &[rec.clone()], history: &[rec] };
+    let input = FeedbackInput {
+        space: &space,
+        distribution: &dist,
+        ctx: &ctx,
+        batch: std::slice::from_ref(&rec),
+        history: std::slice::from_ref(&rec),
+    };
     let text = prompt::user(&input);
-    for needle in ["5.000e13 FLOPs", "Qwen2.5-7B (family Qwen2.5, size medium)", "[3x Qwen2.5-7B gen]", "utility 0.8125", "Best graphs so far", "depth [0.333, 0.333, 0.333]"] {
+    for needle in [
+        "5.000e13 FLOPs",
+        "Qwen2.5-7B (family Qwen2.5, size medium)",
+        "[3x Qwen2.5-7B gen]",
+        "utility 0.8125",
+        "Best graphs so far",
+        "depth [0.333, 0.333, 0.333]",
+    ] {
         assert!(text.contains(needle), "prompt lacks `{needle}`:\n{text}");
     }
     assert!(prompt::system().contains("\"step\""));

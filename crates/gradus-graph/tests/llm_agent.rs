@@ -13,7 +13,9 @@ use std::time::Duration;
 use gradus_core::Error;
 use gradus_graph::env::{ModelPool, SimEnv, TaskProfile};
 use gradus_graph::llm::{LlmAgent, LlmAgentConfig};
-use gradus_graph::optimise::{AgentReinforce, Names, Record, SearchConfig, SearchContext, Searcher};
+use gradus_graph::optimise::{
+    AgentReinforce, Names, Record, SearchConfig, SearchContext, Searcher,
+};
 use gradus_graph::{Environment, GraphSpace, search};
 
 /// Reads one HTTP request (headers and `Content-Length` body).
@@ -30,7 +32,9 @@ fn read_request(s: &mut TcpStream) -> Vec<u8> {
             let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
             let len = head
                 .lines()
-                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+                .find_map(|l| {
+                    l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap())
+                })
                 .unwrap_or(0);
             if buf.len() >= end + 4 + len {
                 return buf;
@@ -133,7 +137,8 @@ fn a_good_reply_updates_theta_and_the_request_is_well_formed() {
     let req = String::from_utf8(requests[0].clone()).unwrap();
     assert!(req.starts_with("POST /v1/chat/completions HTTP/1.1\r\n"), "{req}");
     assert!(req.contains("Authorization: Bearer test-key\r\n"));
-    let body: serde_json::Value = serde_json::from_str(req.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(req.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert_eq!(body["model"], "stub-model");
     assert_eq!(body["messages"][0]["role"], "system");
     let user = body["messages"][1]["content"].as_str().unwrap();
@@ -149,7 +154,8 @@ fn assert_failure(r: gradus_core::Result<()>, unchanged: bool, check: impl Fn(&E
 #[test]
 fn malformed_json_is_an_error_and_changes_nothing() {
     let f = fixture();
-    let (url, _tx, server) = stub(vec![chat(r#"{"family": {"Qwen2.5": 0.9}, "step": 0.5"#), chat("{\"step\": 0.5,,}")]);
+    let (url, _tx, server) =
+        stub(vec![chat(r#"{"family": {"Qwen2.5": 0.9}, "step": 0.5"#), chat("{\"step\": 0.5,,}")]);
     for _ in 0..2 {
         let (r, unchanged) = one_update(&f, &url, 5000);
         assert_failure(r, unchanged, |e| matches!(e, Error::Corrupt { what: "agent reply", .. }));
@@ -191,7 +197,11 @@ fn http_errors_are_errors_and_change_nothing() {
     ]);
     for status in ["500", "401"] {
         let (r, unchanged) = one_update(&f, &url, 5000);
-        assert_failure(r, unchanged, |e| matches!(e, Error::Io { message, .. } if message.contains(&format!("HTTP status {status}"))));
+        assert_failure(
+            r,
+            unchanged,
+            |e| matches!(e, Error::Io { message, .. } if message.contains(&format!("HTTP status {status}"))),
+        );
     }
     for _ in 0..2 {
         let (r, unchanged) = one_update(&f, &url, 5000);
@@ -205,7 +215,11 @@ fn a_time_out_is_an_error_and_changes_nothing() {
     let f = fixture();
     let (url, tx, server) = stub(vec![None]);
     let (r, unchanged) = one_update(&f, &url, 300);
-    assert_failure(r, unchanged, |e| matches!(e, Error::Io { message, .. } if message.contains("no complete response within 0.3 s")));
+    assert_failure(
+        r,
+        unchanged,
+        |e| matches!(e, Error::Io { message, .. } if message.contains("no complete response within 0.3 s")),
+    );
     drop(tx);
     server.join().unwrap();
 }
@@ -221,9 +235,16 @@ fn refused_connections_and_oversized_replies_are_errors() {
     let huge = "x".repeat(100 * 1024);
     let (url, _tx, server) = stub(vec![chat(&huge)]);
     let (r, unchanged) = one_update(&f, &url, 5000);
-    assert_failure(r, unchanged, |e| matches!(e, Error::Corrupt { detail, .. } if detail.contains("larger than")));
+    assert_failure(
+        r,
+        unchanged,
+        |e| matches!(e, Error::Corrupt { detail, .. } if detail.contains("larger than")),
+    );
     server.join().unwrap();
-    let bad = LlmAgentConfig { timeout: Duration::ZERO, ..LlmAgentConfig::new("http://127.0.0.1:1/", "m") };
+    let bad = LlmAgentConfig {
+        timeout: Duration::ZERO,
+        ..LlmAgentConfig::new("http://127.0.0.1:1/", "m")
+    };
     assert!(LlmAgent::new(bad).is_err());
     assert!(LlmAgent::new(LlmAgentConfig::new("https://api.example.com/v1", "m")).is_err());
     assert!(LlmAgent::new(LlmAgentConfig::new("http://127.0.0.1:1/", " ")).is_err());

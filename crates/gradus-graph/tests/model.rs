@@ -52,7 +52,8 @@ fn enumeration_matches_the_size_formula_and_probabilities_sum_to_one() {
         let distinct: std::collections::HashSet<&Graph> = graphs.iter().collect();
         assert_eq!(distinct.len(), graphs.len(), "enumeration repeats a graph");
         for scale in [0.0, 1.0, 4.0] {
-            let dist = GraphDistribution::new(&space, &random_theta(&space, k as u64, scale)).unwrap();
+            let dist =
+                GraphDistribution::new(&space, &random_theta(&space, k as u64, scale)).unwrap();
             let total: f64 = graphs.iter().map(|g| dist.log_prob(g).unwrap().exp()).sum();
             assert!((total - 1.0).abs() < 1e-12, "{space:?} scale {scale}: sum {total}");
         }
@@ -91,13 +92,19 @@ fn sample_frequencies_match_exact_probabilities() {
 }
 
 fn cost_model(space: &GraphSpace) -> CostModel {
-    let params: Vec<f64> = (0..space.families() * space.sizes()).map(|m| 1.0 + 3.0 * m as f64).collect();
+    let params: Vec<f64> =
+        (0..space.families() * space.sizes()).map(|m| 1.0 + 3.0 * m as f64).collect();
     CostModel::new(space.families(), space.sizes(), params, 100.0, 200.0).unwrap()
 }
 
 /// Exact `J(theta) = sum_G p(G) U(G) 1[feasible] / Z` (Z = 1 without truncation) and its
 /// gradient in covariance form `sum_G p~(G) (U(G) - J) grad log p(G)`.
-fn exact(space: &GraphSpace, graphs: &[Graph], theta: &[f64], feasible: &dyn Fn(&Graph) -> bool) -> (f64, Vec<f64>) {
+fn exact(
+    space: &GraphSpace,
+    graphs: &[Graph],
+    theta: &[f64],
+    feasible: &dyn Fn(&Graph) -> bool,
+) -> (f64, Vec<f64>) {
     let dist = GraphDistribution::new(space, theta).unwrap();
     let mut z = 0.0;
     let mut j = 0.0;
@@ -126,7 +133,8 @@ fn check_against_finite_differences(space: &GraphSpace, feasible: &dyn Fn(&Graph
         let mut tm = theta.clone();
         tp[k] += h;
         tm[k] -= h;
-        let fd = (exact(space, &graphs, &tp, feasible).0 - exact(space, &graphs, &tm, feasible).0) / (2.0 * h);
+        let fd = (exact(space, &graphs, &tp, feasible).0 - exact(space, &graphs, &tm, feasible).0)
+            / (2.0 * h);
         worst = worst.max((fd - grad[k]).abs());
     }
     let scale = grad.iter().map(|g| g.abs()).fold(0.0, f64::max);
@@ -189,7 +197,11 @@ fn reinforce_estimate_is_unbiased_up_to_the_mean_baseline_factor() {
     for k in 0..est.len() {
         let mean = sum[k] / n;
         let se = ((sum_sq[k] / n - mean * mean).max(0.0) / n).sqrt();
-        assert!((mean - factor * exact_grad[k]).abs() < 5.0 * se + 1e-9, "coordinate {k}: {mean} vs {}", factor * exact_grad[k]);
+        assert!(
+            (mean - factor * exact_grad[k]).abs() < 5.0 * se + 1e-9,
+            "coordinate {k}: {mean} vs {}",
+            factor * exact_grad[k]
+        );
     }
 }
 
@@ -221,7 +233,10 @@ fn bad_input_is_refused_and_leaves_the_distribution_unchanged() {
 
     // Wrong pool size, graphs outside the space, non-finite score weights.
     let other = CostModel::new(3, 2, vec![1.0; 6], 10.0, 10.0).unwrap();
-    assert!(matches!(dist.sample_within(&mut r, &other, 1e15, 3, &mut g), Err(Error::StateMismatch { .. })));
+    assert!(matches!(
+        dist.sample_within(&mut r, &other, 1e15, 3, &mut g),
+        Err(Error::StateMismatch { .. })
+    ));
     let deep = Graph::chain(0, 0, 3).unwrap();
     assert!(dist.log_prob(&deep).is_err());
     let foreign = Graph::parallel(5, 0, 1).unwrap();
@@ -242,8 +257,14 @@ fn graph_constructors_validate_structure() {
     assert!(Graph::new(vec![], vec![], vec![]).is_err());
     assert!(Graph::new(vec![0], vec![], vec![]).is_err());
     assert!(Graph::new(vec![1], vec![v(0, 0, Role::Refine)], vec![]).is_err());
-    assert!(Graph::new(vec![1, 1], vec![v(0, 0, Role::Generate), v(1, 0, Role::Refine)], vec![]).is_err());
-    assert!(Graph::new(vec![2], vec![v(0, 1, Role::Generate), v(0, 0, Role::Generate)], vec![]).is_err());
+    assert!(
+        Graph::new(vec![1, 1], vec![v(0, 0, Role::Generate), v(1, 0, Role::Refine)], vec![])
+            .is_err()
+    );
+    assert!(
+        Graph::new(vec![2], vec![v(0, 1, Role::Generate), v(0, 0, Role::Generate)], vec![])
+            .is_err()
+    );
     let g = Graph::grid(1, 0, 3, 2, Role::Aggregate).unwrap();
     assert_eq!((g.depth(), g.max_width(), g.edge_count()), (2, 3, 9));
     assert_eq!(g.in_degree(4), 3);

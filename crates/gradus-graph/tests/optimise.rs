@@ -152,7 +152,9 @@ fn one_sgd_step_is_theta_plus_lr_times_the_score_estimate() {
     let mut expected = vec![0.0; sp.dim()];
     let mean = batch.iter().map(|r| r.utility).sum::<f64>() / 8.0;
     for r in &batch {
-        m.distribution().add_score(&r.graph, 0.3 * (r.utility - mean) / 8.0, &mut expected).unwrap();
+        m.distribution()
+            .add_score(&r.graph, 0.3 * (r.utility - mean) / 8.0, &mut expected)
+            .unwrap();
     }
     m.learn(&batch, &[], &ctx).unwrap();
     for (a, b) in m.theta().iter().zip(&expected) {
@@ -234,7 +236,8 @@ fn heuristic_agent_initialises_from_probes_and_moves_toward_its_elites() {
     let batch = records(&env, &probes);
     m.learn(&batch, &[], &ctx).unwrap();
     let p = m.distribution().probabilities();
-    let best = batch.iter().max_by(|a, b| a.utility.total_cmp(&b.utility)).unwrap().graph.nodes()[0];
+    let best =
+        batch.iter().max_by(|a, b| a.utility.total_cmp(&b.utility)).unwrap().graph.nodes()[0];
     let (fo, so) = (sp.family_offset(1, 2), sp.size_offset(1, 2));
     assert!(p[fo + best.family] > 0.5 && p[so + best.size] > 0.5, "{:?}", &p[so..so + 3]);
 
@@ -269,7 +272,8 @@ fn fixed_graphs_are_the_largest_within_budget() {
         };
         assert!(at_limit || env.cost_model().flops(&next).unwrap() > budget);
     }
-    let best_of_n = fixed::largest(Shape::BestOfN, env.cost_model(), &sp, budget, 0, 1).unwrap().unwrap();
+    let best_of_n =
+        fixed::largest(Shape::BestOfN, env.cost_model(), &sp, budget, 0, 1).unwrap().unwrap();
     assert_eq!(best_of_n.nodes().len(), 3);
     assert!(fixed::largest(Shape::BestOfN, env.cost_model(), &sp, budget, 1, 2).unwrap().is_none());
 }
@@ -302,7 +306,10 @@ fn bad_settings_are_refused() {
     // Invalid agent settings: an error at the first update, nothing changed.
     let agent = HeuristicAgent { step: 0.0, ..HeuristicAgent::default() };
     let mut m = AgentReinforce::new(&sp, agent, 20.0).unwrap();
-    assert!(matches!(search(&mut m, &env, &good), Err(Error::InvalidHyperparameter { field: "step", .. })));
+    assert!(matches!(
+        search(&mut m, &env, &good),
+        Err(Error::InvalidHyperparameter { field: "step", .. })
+    ));
     assert!(m.theta().iter().all(|&t| t == 0.0));
     // NaN utilities reach REINFORCE as an error, the optimizer untouched.
     let names = Names::of(&env);
@@ -312,7 +319,10 @@ fn bad_settings_are_refused() {
     r.propose(0, 2, &ctx, &mut graphs).unwrap();
     let mut batch = records(&env, &graphs);
     batch[1].utility = f64::NAN;
-    assert!(matches!(r.learn(&batch, &[], &ctx), Err(Error::NonFinite { what: "utilities", index: 1 })));
+    assert!(matches!(
+        r.learn(&batch, &[], &ctx),
+        Err(Error::NonFinite { what: "utilities", index: 1 })
+    ));
     assert!(r.theta().iter().all(|&t| t == 0.0));
 }
 

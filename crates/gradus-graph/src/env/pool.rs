@@ -87,7 +87,11 @@ impl ModelPool {
                 return Err(Error::hyper("params_b", m.params_b, "must be finite and > 0"));
             }
             if let Some(&a) = m.accuracy.iter().find(|a| !(**a > 0.0 && **a < 1.0)) {
-                return Err(Error::hyper("accuracy", a, "single-call accuracies must lie in (0, 1)"));
+                return Err(Error::hyper(
+                    "accuracy",
+                    a,
+                    "single-call accuracies must lie in (0, 1)",
+                ));
             }
         }
         Ok(())

@@ -2,8 +2,8 @@
 //!
 //! **Calls.** A question draws a shared difficulty `z ~ N(0, 1)`, one blind-spot variable
 //! `u_f ~ N(0, 1)` and one shared wrong answer per family. A call of model `m` of family `f`
-//! is right iff `Phi^{-1}(p_m) + sqrt(rho_c) z + sqrt(rho_f - rho_c) u_f + sqrt(1 - rho_f) eps
-//! > 0` with fresh `eps ~ N(0, 1)`: its marginal accuracy is exactly the published `p_m`,
+//! is right iff `Phi^{-1}(p_m) + sqrt(rho_c) z + sqrt(rho_f - rho_c) u_f + sqrt(1 - rho_f)
+//! eps > 0` with fresh `eps ~ N(0, 1)`: its marginal accuracy is exactly the published `p_m`,
 //! two calls of one family are correlated through `rho_f`, of two families through `rho_c`.
 //! A wrong call answers its family's shared wrong answer with probability `family_share`,
 //! otherwise a distractor drawn with Zipf weights.
@@ -83,7 +83,8 @@ impl SimEnv {
     ) -> Result<Self> {
         pool.validate()?;
         task.validate()?;
-        for (field, n) in [("eval_questions", eval_questions), ("reference_questions", reference_questions)]
+        for (field, n) in
+            [("eval_questions", eval_questions), ("reference_questions", reference_questions)]
         {
             if n == 0 {
                 return Err(Error::hyper(field, 0.0, "must be at least 1"));

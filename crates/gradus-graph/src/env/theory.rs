@@ -47,7 +47,14 @@ pub fn vote_accuracy(p: f64, rho: f64, n: usize) -> Result<f64> {
         let mut binom = 1.0; // C(n, j)
         for j in 0..=n {
             let mass = binom * pi.powi(j as i32) * (1.0 - pi).powi((n - j) as i32);
-            total += mass * if 2 * j > n { 1.0 } else if 2 * j == n { 0.5 } else { 0.0 };
+            total += mass
+                * if 2 * j > n {
+                    1.0
+                } else if 2 * j == n {
+                    0.5
+                } else {
+                    0.0
+                };
             binom = binom * (n - j) as f64 / (j + 1) as f64;
         }
         total

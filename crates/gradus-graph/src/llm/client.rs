@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use gradus_core::{Error, Result};
 
 use super::http::{Endpoint, parse_response, truncate};
-use super::reply::{AgentUpdate, chat_content};
 use super::prompt;
+use super::reply::{AgentUpdate, chat_content};
 use crate::optimise::{Feedback, FeedbackInput};
 
 /// Settings of an [`LlmAgent`].
@@ -60,7 +60,10 @@ impl LlmAgent {
     pub fn new(cfg: LlmAgentConfig) -> Result<Self> {
         let endpoint = Endpoint::parse(&cfg.endpoint)?;
         if cfg.model.trim().is_empty() {
-            return Err(Error::InvalidShape { what: "LLM agent model", detail: "empty name".into() });
+            return Err(Error::InvalidShape {
+                what: "LLM agent model",
+                detail: "empty name".into(),
+            });
         }
         gradus_core::validate::positive("timeout", cfg.timeout.as_secs_f64())?;
         gradus_core::validate::non_negative("temperature", cfg.temperature)?;
@@ -101,8 +104,10 @@ impl LlmAgent {
         let url = self.endpoint.url();
         let io = |e: std::io::Error| Error::io(&url, e);
         let deadline = Instant::now() + self.cfg.timeout;
-        let left = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-        let addrs = (self.endpoint.host.as_str(), self.endpoint.port).to_socket_addrs().map_err(io)?;
+        let left =
+            || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let addrs =
+            (self.endpoint.host.as_str(), self.endpoint.port).to_socket_addrs().map_err(io)?;
         let mut stream = None;
         let mut last = std::io::Error::new(ErrorKind::NotFound, "the host resolved to no address");
         for a in addrs {

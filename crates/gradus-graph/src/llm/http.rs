@@ -35,7 +35,9 @@ impl Endpoint {
             None => (rest, "/v1/chat/completions"),
         };
         let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad(format!("{url}: bad port `{p}`")))?),
+            Some((h, p)) => {
+                (h, p.parse::<u16>().map_err(|_| bad(format!("{url}: bad port `{p}`")))?)
+            }
             None => (authority, 80),
         };
         if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -114,8 +116,9 @@ pub fn parse_response(raw: &[u8]) -> Result<Response> {
         .ok_or_else(|| corrupt(format!("bad status line `{}`", truncate(status_line, 80))))?;
     let (mut length, mut chunked) = (None, false);
     for line in lines {
-        let (name, value) =
-            line.split_once(':').ok_or_else(|| corrupt(format!("bad header `{}`", truncate(line, 80))))?;
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| corrupt(format!("bad header `{}`", truncate(line, 80))))?;
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
             length = Some(value.parse::<usize>().map_err(|_| corrupt("bad Content-Length"))?);
@@ -141,7 +144,8 @@ pub fn parse_response(raw: &[u8]) -> Result<Response> {
 fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
-        let eol = rest.windows(2).position(|w| w == b"\r\n").ok_or_else(|| corrupt("bad chunk size"))?;
+        let eol =
+            rest.windows(2).position(|w| w == b"\r\n").ok_or_else(|| corrupt("bad chunk size"))?;
         let line = std::str::from_utf8(&rest[..eol]).map_err(|_| corrupt("bad chunk size"))?;
         let hex = line.split(';').next().unwrap_or_default().trim();
         let size = usize::from_str_radix(hex, 16).map_err(|_| corrupt("bad chunk size"))?;

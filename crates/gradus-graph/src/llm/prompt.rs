@@ -95,7 +95,11 @@ pub fn user(input: &FeedbackInput) -> String {
         names.sizes,
         list(&mean_block(p, slots().map(|(d, i)| s.size_offset(d, i)), s.sizes())),
         roles,
-        list(&mean_block(p, slots().filter(|(d, _)| *d > 0).map(|(d, i)| s.role_offset(d, i)), ROLES)),
+        list(&mean_block(
+            p,
+            slots().filter(|(d, _)| *d > 0).map(|(d, i)| s.role_offset(d, i)),
+            ROLES
+        )),
         if edges.is_empty() { 0.0 } else { edges.iter().sum::<f64>() / edges.len() as f64 }
     );
     let _ = writeln!(out, "Graphs just evaluated:");

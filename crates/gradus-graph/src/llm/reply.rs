@@ -72,7 +72,9 @@ fn log_targets(field: &str, w: &[f64]) -> Result<Vec<f64>> {
 
 fn by_name(field: &str, map: &BTreeMap<String, f64>, names: &[&str]) -> Result<Vec<f64>> {
     if let Some(k) = map.keys().find(|k| !names.contains(&k.as_str())) {
-        return Err(bad(format!("field `{field}`: unknown name `{k}` (expected one of {names:?})")));
+        return Err(bad(format!(
+            "field `{field}`: unknown name `{k}` (expected one of {names:?})"
+        )));
     }
     Ok(names.iter().map(|n| map.get(*n).copied().unwrap_or(0.0)).collect())
 }
@@ -117,7 +119,9 @@ impl AgentUpdate {
             }
         };
         let named = |field: &str, m: &Option<BTreeMap<String, f64>>, names: &[&str]| {
-            m.as_ref().map(|m| by_name(field, m, names).and_then(|w| log_targets(field, &w))).transpose()
+            m.as_ref()
+                .map(|m| by_name(field, m, names).and_then(|w| log_targets(field, &w)))
+                .transpose()
         };
         let families: Vec<&str> = names.families.iter().map(String::as_str).collect();
         let sizes: Vec<&str> = names.sizes.iter().map(String::as_str).collect();

@@ -96,8 +96,8 @@ impl GraphDistribution {
         let x = &theta[off..off + n];
         let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let lse = m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
-        for k in 0..n {
-            self.logp[off + k] = x[k] - lse;
+        for (k, xk) in x.iter().enumerate() {
+            self.logp[off + k] = xk - lse;
             self.prob[off + k] = self.logp[off + k].exp();
         }
     }
@@ -214,8 +214,8 @@ impl GraphDistribution {
         self.space.check(g)?;
         self.space.visit_choices(g, |c| match c {
             Choice::Categorical { offset, len, outcome } => {
-                for j in offset..offset + len {
-                    grad[j] -= weight * self.prob[j];
+                for (g, p) in grad[offset..offset + len].iter_mut().zip(&self.prob[offset..]) {
+                    *g -= weight * p;
                 }
                 grad[offset + outcome] += weight;
             }

@@ -9,7 +9,7 @@ use crate::graph::{Graph, Node, Role};
 /// Errors, before visiting anything, if the space holds more than `limit` graphs.
 pub fn for_each_graph(space: &GraphSpace, limit: u64, mut f: impl FnMut(&Graph)) -> Result<()> {
     let size = 10f64.powf(space.log10_size());
-    if !(size <= limit as f64) {
+    if size.is_nan() || size > limit as f64 {
         return Err(Error::InvalidShape {
             what: "graph space",
             detail: format!("about {size:.3e} graphs exceed the enumeration limit {limit}"),
@@ -37,7 +37,13 @@ pub fn for_each_graph(space: &GraphSpace, limit: u64, mut f: impl FnMut(&Graph))
                         let c = digits[k];
                         let (model, role) = (c % (fam * siz), c / (fam * siz));
                         let role = if layer == 0 { Role::Generate } else { Role::ALL[role] };
-                        nodes.push(Node { layer, slot, family: model / siz, size: model % siz, role });
+                        nodes.push(Node {
+                            layer,
+                            slot,
+                            family: model / siz,
+                            size: model % siz,
+                            role,
+                        });
                         k += 1;
                     }
                 }

@@ -170,7 +170,8 @@ impl GraphSpace {
         if g.max_width() > self.max_width {
             return bad(format!("width {} exceeds the space's {}", g.max_width(), self.max_width));
         }
-        if let Some(v) = g.nodes().iter().find(|v| v.family >= self.families || v.size >= self.sizes)
+        if let Some(v) =
+            g.nodes().iter().find(|v| v.family >= self.families || v.size >= self.sizes)
         {
             return bad(format!(
                 "node ({}, {}) uses model ({}, {}) outside {} families x {} sizes",

@@ -4,8 +4,8 @@
 
 use gradus_core::{Result, validate};
 
-use super::{Record, SearchContext, Searcher, sample_batch};
 use super::fixed::{self, Shape};
+use super::{Record, SearchContext, Searcher, sample_batch};
 use crate::graph::Graph;
 use crate::model::{GraphDistribution, GraphSpace, clip_logits};
 
@@ -106,7 +106,13 @@ impl<F: Feedback> Searcher for AgentReinforce<F> {
         format!("Agent-REINFORCE ({})", self.feedback.name())
     }
 
-    fn propose(&mut self, t: u64, n: usize, ctx: &SearchContext, out: &mut Vec<Graph>) -> Result<u64> {
+    fn propose(
+        &mut self,
+        t: u64,
+        n: usize,
+        ctx: &SearchContext,
+        out: &mut Vec<Graph>,
+    ) -> Result<u64> {
         if !self.probing() {
             return sample_batch(&self.dist, t, n, ctx, out);
         }
@@ -114,7 +120,14 @@ impl<F: Feedback> Searcher for AgentReinforce<F> {
         out.clear();
         for family in 0..self.space.families() {
             for size in 0..self.space.sizes() {
-                let probe = fixed::largest(Shape::BestOfN, ctx.cost, &self.space, ctx.cfg.budget, family, size)?;
+                let probe = fixed::largest(
+                    Shape::BestOfN,
+                    ctx.cost,
+                    &self.space,
+                    ctx.cfg.budget,
+                    family,
+                    size,
+                )?;
                 out.extend(probe);
             }
         }
@@ -123,13 +136,8 @@ impl<F: Feedback> Searcher for AgentReinforce<F> {
 
     fn learn(&mut self, batch: &[Record], history: &[Record], ctx: &SearchContext) -> Result<()> {
         self.proposal.copy_from_slice(&self.theta);
-        let input = FeedbackInput {
-            space: &self.space,
-            distribution: &self.dist,
-            ctx,
-            batch,
-            history,
-        };
+        let input =
+            FeedbackInput { space: &self.space, distribution: &self.dist, ctx, batch, history };
         if self.probing() {
             self.feedback.initialise(&input, &mut self.proposal)?;
         } else {

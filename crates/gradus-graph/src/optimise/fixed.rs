@@ -38,7 +38,8 @@ pub fn largest(
     family: usize,
     size: usize,
 ) -> Result<Option<Graph>> {
-    let (limit, build): (usize, fn(usize, usize, usize) -> Result<Graph>) = match shape {
+    type Build = fn(usize, usize, usize) -> Result<Graph>;
+    let (limit, build): (usize, Build) = match shape {
         Shape::BestOfN => (space.max_width(), Graph::parallel),
         Shape::SelfRefine => (space.max_depth(), Graph::chain),
     };
@@ -66,7 +67,11 @@ pub struct FixedGraph {
 
 /// Both shapes for every model of the pool that can afford one call, evaluated on the
 /// reference questions.
-pub fn all<E: Environment + ?Sized>(env: &E, space: &GraphSpace, budget: f64) -> Result<Vec<FixedGraph>> {
+pub fn all<E: Environment + ?Sized>(
+    env: &E,
+    space: &GraphSpace,
+    budget: f64,
+) -> Result<Vec<FixedGraph>> {
     let cost = env.cost_model();
     check_budget(cost, budget)?;
     let mut out = Vec::new();

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use gradus_core::{Error, Result, validate};
 
 use super::Record;
-use crate::model::Choice;
 use super::agent::{Feedback, FeedbackInput};
+use crate::model::Choice;
 
 /// A feedback agent without randomness or an LLM:
 ///

@@ -143,8 +143,13 @@ pub trait Searcher {
 
     /// Writes the graphs to evaluate at iteration `t` into `out` (at least one, at most
     /// `n`; every one within the budget). Returns the number of rejected draws.
-    fn propose(&mut self, t: u64, n: usize, ctx: &SearchContext, out: &mut Vec<Graph>)
-    -> Result<u64>;
+    fn propose(
+        &mut self,
+        t: u64,
+        n: usize,
+        ctx: &SearchContext,
+        out: &mut Vec<Graph>,
+    ) -> Result<u64>;
 
     /// Learns from the records of the graphs just proposed (`history` holds every earlier
     /// record). On error the method's state is unchanged.
@@ -230,9 +235,8 @@ pub fn search<S: Searcher + ?Sized, E: Environment + ?Sized>(
         }
         let batch_id = rng::derive_seed(cfg.seed ^ BATCH_LABEL, t);
         let noise = rng::derive_seed(cfg.seed ^ EVAL_LABEL, t);
-        let eval = |(i, g): (usize, &Graph)| {
-            env.evaluate(g, batch_id, &mut rng::stream(noise, i as u64))
-        };
+        let eval =
+            |(i, g): (usize, &Graph)| env.evaluate(g, batch_id, &mut rng::stream(noise, i as u64));
         let evals: Vec<Result<Evaluation>> = if cfg.par.is_parallel() {
             proposals.par_iter().enumerate().map(eval).collect()
         } else {
@@ -256,7 +260,8 @@ pub fn search<S: Searcher + ?Sized, E: Environment + ?Sized>(
         records.extend(batch);
         t += 1;
     }
-    let (b, _, best_reference) = best.ok_or_else(|| Error::Unsupported("no evaluation ran".into()))?;
+    let (b, _, best_reference) =
+        best.ok_or_else(|| Error::Unsupported("no evaluation ran".into()))?;
     Ok(SearchResult {
         method: method.name(),
         best: records[b].graph.clone(),

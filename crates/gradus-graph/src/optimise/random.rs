@@ -25,7 +25,13 @@ impl Searcher for RandomSearch {
         "random search".into()
     }
 
-    fn propose(&mut self, t: u64, n: usize, ctx: &SearchContext, out: &mut Vec<Graph>) -> Result<u64> {
+    fn propose(
+        &mut self,
+        t: u64,
+        n: usize,
+        ctx: &SearchContext,
+        out: &mut Vec<Graph>,
+    ) -> Result<u64> {
         sample_batch(&self.dist, t, n, ctx, out)
     }
 

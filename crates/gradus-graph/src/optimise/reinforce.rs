@@ -74,7 +74,13 @@ impl<O: Optimizer<f64>> Searcher for Reinforce<O> {
         format!("REINFORCE ({})", self.optimizer.name())
     }
 
-    fn propose(&mut self, t: u64, n: usize, ctx: &SearchContext, out: &mut Vec<Graph>) -> Result<u64> {
+    fn propose(
+        &mut self,
+        t: u64,
+        n: usize,
+        ctx: &SearchContext,
+        out: &mut Vec<Graph>,
+    ) -> Result<u64> {
         sample_batch(&self.dist, t, n, ctx, out)
     }
 
