@@ -15,9 +15,10 @@ use crate::model::Choice;
 ///   best-of-N the budget allows, and sets each slot's family and size logits to
 ///   `max((u - u_best) / temperature, floor)`, where `u` is the best probe utility of that
 ///   family (size); unaffordable choices get `floor`;
-/// - **update**: moves every logit block toward the smoothed marginals of the `elite`
-///   best graphs seen so far, `theta <- (1 - step) theta + step log p_elite` (a
-///   cross-entropy-method step; `logit(p_elite)` for edges);
+/// - **update**: moves every logit block toward the smoothed marginals of the best
+///   `elite_fraction` of the graphs seen so far (between `min_elite` and `max_elite` of
+///   them), `theta <- (1 - step) theta + step log p_elite` (a cross-entropy-method step;
+///   `logit(p_elite)` for edges);
 /// - **Insights 2-3**: if the history shows a depth beyond the best-scoring depth `D*`
 ///   scoring worse (mean of its 3 best graphs, judged once `min_count` graphs have it),
 ///   every depth beyond `D*` loses `penalty` in the target; likewise widths beyond the best
@@ -25,8 +26,12 @@ use crate::model::Choice;
 ///   the depth).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeuristicAgent {
-    /// Number of best records the update moves toward.
-    pub elite: usize,
+    /// Fraction of the records so far the update moves toward (the best ones), in `(0, 1]`.
+    pub elite_fraction: f64,
+    /// At least this many and at most `max_elite` best records.
+    pub min_elite: usize,
+    /// Most best records used.
+    pub max_elite: usize,
     /// Blend factor toward the elite marginals, in `(0, 1]`.
     pub step: f64,
     /// Pseudo-count added to every outcome (keeps exploration alive).
@@ -39,18 +44,24 @@ pub struct HeuristicAgent {
     pub min_count: usize,
     /// Logit given to unaffordable models at initialisation.
     pub floor: f64,
+    /// Evaluate the per-model probes and initialise from them (false: start uniform, an
+    /// ablation of Insight 1).
+    pub probes: bool,
 }
 
 impl Default for HeuristicAgent {
     fn default() -> Self {
         HeuristicAgent {
-            elite: 8,
+            elite_fraction: 0.25,
+            min_elite: 2,
+            max_elite: 16,
             step: 0.5,
             smoothing: 0.5,
             temperature: 0.05,
             penalty: 1.5,
             min_count: 4,
             floor: -10.0,
+            probes: true,
         }
     }
 }
@@ -58,8 +69,15 @@ impl Default for HeuristicAgent {
 impl HeuristicAgent {
     /// Checks the settings; the error names the first invalid one.
     pub fn validate(&self) -> Result<()> {
-        if self.elite == 0 {
-            return Err(Error::hyper("elite", 0.0, "must be at least 1"));
+        if !(self.elite_fraction > 0.0 && self.elite_fraction <= 1.0) {
+            return Err(Error::hyper("elite_fraction", self.elite_fraction, "must lie in (0, 1]"));
+        }
+        if self.min_elite == 0 || self.max_elite < self.min_elite {
+            return Err(Error::hyper(
+                "max_elite",
+                self.max_elite as f64,
+                "need 1 <= min_elite <= max_elite",
+            ));
         }
         if !(self.step > 0.0 && self.step <= 1.0) {
             return Err(Error::hyper("step", self.step, "must lie in (0, 1]"));
@@ -100,11 +118,11 @@ fn limit(scores: &BTreeMap<usize, f64>) -> Option<usize> {
 
 impl Feedback for HeuristicAgent {
     fn name(&self) -> String {
-        "heuristic agent".into()
+        if self.probes { "heuristic agent".into() } else { "heuristic agent, no probes".into() }
     }
 
     fn wants_probes(&self) -> bool {
-        true
+        self.probes
     }
 
     fn initialise(&mut self, input: &FeedbackInput, theta: &mut [f64]) -> Result<()> {
@@ -152,7 +170,10 @@ impl Feedback for HeuristicAgent {
         }
         let mut order: Vec<usize> = (0..all.len()).collect();
         order.sort_by(|&a, &b| all[b].utility.total_cmp(&all[a].utility).then(a.cmp(&b)));
-        let elites = &order[..self.elite.min(order.len())];
+        let k = ((self.elite_fraction * all.len() as f64).ceil() as usize)
+            .clamp(self.min_elite, self.max_elite)
+            .min(all.len());
+        let elites = &order[..k];
 
         let mut counts = vec![0.0; s.dim()];
         let mut edge_total = vec![0.0; s.dim()];

@@ -16,6 +16,8 @@ mod heuristic;
 mod random;
 mod reinforce;
 
+use std::collections::HashMap;
+
 use gradus_core::{Error, Par, Result, rng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -49,13 +51,17 @@ pub struct SearchConfig {
     pub max_draws: usize,
     /// Seed of the sampling, the minibatches and the evaluation noise.
     pub seed: u64,
+    /// Incumbent selection under evaluation noise: the incumbent maximises the mean observed
+    /// utility minus `selection_z` binomial standard errors of its mean accuracy (0: the
+    /// plain mean). Graphs evaluated more often have smaller errors.
+    pub selection_z: f64,
     /// Evaluate an iteration's graphs in parallel (results do not depend on it).
     pub par: Par,
 }
 
 impl SearchConfig {
     /// `evaluations` evaluations in batches of `batch` at `budget` FLOPs, accuracy objective,
-    /// 20000 draws per sample.
+    /// 20000 draws per sample, incumbent chosen one standard error below its mean.
     pub fn new(budget: f64, evaluations: usize, batch: usize, seed: u64) -> Self {
         SearchConfig {
             budget,
@@ -64,6 +70,7 @@ impl SearchConfig {
             utility: Utility::accuracy(),
             max_draws: 20_000,
             seed,
+            selection_z: 1.0,
             par: Par::Rayon,
         }
     }
@@ -80,7 +87,8 @@ impl SearchConfig {
                 return Err(Error::hyper(field, 0.0, "must be at least 1"));
             }
         }
-        gradus_core::validate::non_negative("latency_weight", self.utility.latency_weight)
+        gradus_core::validate::non_negative("latency_weight", self.utility.latency_weight)?;
+        gradus_core::validate::non_negative("selection_z", self.selection_z)
     }
 }
 
@@ -175,6 +183,35 @@ pub fn sample_batch(
     Ok(rejections)
 }
 
+/// Running statistics of one distinct graph's evaluations.
+struct Observed {
+    utility: f64,
+    right: f64,
+    questions: f64,
+    count: f64,
+    first: usize,
+}
+
+impl Observed {
+    fn new(first: usize) -> Self {
+        Observed { utility: 0.0, right: 0.0, questions: 0.0, count: 0.0, first }
+    }
+
+    fn add(&mut self, r: &Record) {
+        self.utility += r.utility;
+        self.right += r.evaluation.accuracy * r.evaluation.questions as f64;
+        self.questions += r.evaluation.questions as f64;
+        self.count += 1.0;
+    }
+
+    /// Mean utility minus `z` binomial standard errors of the mean accuracy (the accuracy
+    /// smoothed by half a question each way, so a perfect score still has an error).
+    fn score(&self, z: f64) -> f64 {
+        let p = (self.right + 0.5) / (self.questions + 1.0);
+        self.utility / self.count - z * (p * (1.0 - p) / self.questions.max(1.0)).sqrt()
+    }
+}
+
 /// The outcome of a search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchResult {
@@ -183,8 +220,11 @@ pub struct SearchResult {
     /// Every evaluated graph, in order.
     pub records: Vec<Record>,
     /// After evaluation `n` (index `n - 1`): the reference utility of the incumbent, the
-    /// graph with the best observed utility so far. (Best observed utilities are optimistic
-    /// under evaluation noise; the reference re-evaluation is what the search really found.)
+    /// graph with the best pessimistic score so far: its mean observed utility (a graph drawn
+    /// again is evaluated again on a new minibatch) minus `selection_z` standard errors;
+    /// ties go to the graph evaluated first. Observed utilities are optimistic under
+    /// evaluation noise (the best of many noisy scores is biased upward); the reference
+    /// re-evaluation is what the search really found.
     pub curve: Vec<f64>,
     /// The final incumbent.
     pub best: Graph,
@@ -203,7 +243,8 @@ pub struct SearchResult {
 /// Iteration `t` evaluates every proposal on the same minibatch of questions (common random
 /// numbers make the comparison within a batch fairer), each with its own noise stream, in
 /// parallel with `Par::Rayon`; results are bit-identical for any thread count. The incumbent
-/// is re-evaluated with [`Environment::reference`] whenever it changes.
+/// (best mean observed utility, see [`SearchResult::curve`]) is re-evaluated with
+/// [`Environment::reference`] whenever it changes.
 pub fn search<S: Searcher + ?Sized, E: Environment + ?Sized>(
     method: &mut S,
     env: &E,
@@ -216,7 +257,9 @@ pub fn search<S: Searcher + ?Sized, E: Environment + ?Sized>(
     let mut records: Vec<Record> = Vec::with_capacity(cfg.evaluations);
     let mut curve = Vec::with_capacity(cfg.evaluations);
     let mut proposals = Vec::new();
-    let mut best: Option<(usize, f64, Evaluation)> = None;
+    let mut seen: HashMap<Graph, Observed> = HashMap::new();
+    let mut references: HashMap<Graph, Evaluation> = HashMap::new();
+    let mut incumbent: Option<(Graph, Evaluation)> = None;
     let (mut rejections, mut last_change, mut t) = (0u64, 0usize, 0u64);
     while records.len() < cfg.evaluations {
         let n = cfg.batch.min(cfg.evaluations - records.len());
@@ -251,20 +294,38 @@ pub fn search<S: Searcher + ?Sized, E: Environment + ?Sized>(
         }
         method.learn(&batch, &records, &ctx)?;
         for (k, r) in batch.iter().enumerate() {
-            if best.as_ref().is_none_or(|(_, u, _)| r.utility > *u) {
-                best = Some((start + k, r.utility, env.reference(&r.graph)?));
+            let e = seen.entry(r.graph.clone()).or_insert(Observed::new(start + k));
+            e.add(r);
+            // The best pessimistic score; ties to the earliest first evaluation (so the
+            // choice does not depend on the map's iteration order).
+            let z = cfg.selection_z;
+            let Some((top, _)) = seen.iter().max_by(|a, b| {
+                a.1.score(z).total_cmp(&b.1.score(z)).then(b.1.first.cmp(&a.1.first))
+            }) else {
+                continue;
+            };
+            if incumbent.as_ref().is_none_or(|(g, _)| g != top) {
+                let reference = match references.get(top) {
+                    Some(e) => *e,
+                    None => {
+                        let e = env.reference(top)?;
+                        references.insert(top.clone(), e);
+                        e
+                    }
+                };
+                incumbent = Some((top.clone(), reference));
                 last_change = start + k + 1;
             }
-            curve.push(best.as_ref().map_or(f64::NAN, |(_, _, e)| cfg.utility.of(e)));
+            curve.push(incumbent.as_ref().map_or(f64::NAN, |(_, e)| cfg.utility.of(e)));
         }
         records.extend(batch);
         t += 1;
     }
-    let (b, _, best_reference) =
-        best.ok_or_else(|| Error::Unsupported("no evaluation ran".into()))?;
+    let (best, best_reference) =
+        incumbent.ok_or_else(|| Error::Unsupported("no evaluation ran".into()))?;
     Ok(SearchResult {
         method: method.name(),
-        best: records[b].graph.clone(),
+        best,
         best_reference,
         records,
         curve,
