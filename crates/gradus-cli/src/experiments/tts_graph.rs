@@ -246,8 +246,8 @@ fn name_of(env: &SimEnv) -> impl Fn(usize, usize) -> String + '_ {
 
 pub fn run(ctx: &Ctx) -> ExpResult<Report> {
     let cfg = Config {
-        seeds: ctx.pick(3, 20),
-        evaluations: ctx.pick(160, 400),
+        seeds: ctx.pick(5, 20),
+        evaluations: ctx.pick(200, 400),
         batch: 8,
         eval_questions: 100,
         reference_questions: ctx.pick(1000, 4000),
