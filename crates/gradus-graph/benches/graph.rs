@@ -29,7 +29,9 @@ fn sample_and_score(c: &mut Criterion) {
     let mut group = c.benchmark_group("graphs");
     group.throughput(Throughput::Elements(1));
     group.bench_function("sample_within_budget", |b| {
-        b.iter(|| dist.sample_within(&mut r, env.cost_model(), cfg.budget, 100_000, &mut g).unwrap())
+        b.iter(|| {
+            dist.sample_within(&mut r, env.cost_model(), cfg.budget, 100_000, &mut g).unwrap()
+        })
     });
     dist.sample_within(&mut r, env.cost_model(), cfg.budget, 100_000, &mut g).unwrap();
     let mut grad = vec![0.0; space.dim()];
@@ -87,10 +89,20 @@ fn warmed<S: Searcher>(mut s: S, env: &SimEnv, ctx: &SearchContext, warm: u64) -
     (s, history)
 }
 
-fn bench_method<S: Searcher + Clone>(c: &mut Criterion, name: &str, s: S, env: &SimEnv, ctx: &SearchContext) {
+fn bench_method<S: Searcher + Clone>(
+    c: &mut Criterion,
+    name: &str,
+    s: S,
+    env: &SimEnv,
+    ctx: &SearchContext,
+) {
     let (s, history) = warmed(s, env, ctx, 4);
     c.bench_function(&format!("iteration_m16/{name}"), |b| {
-        b.iter_batched(|| s.clone(), |mut s| iterate(&mut s, env, ctx, 99, &history), BatchSize::SmallInput)
+        b.iter_batched(
+            || s.clone(),
+            |mut s| iterate(&mut s, env, ctx, 99, &history),
+            BatchSize::SmallInput,
+        )
     });
     let mut graphs = Vec::new();
     let mut probe = s.clone();
@@ -103,7 +115,11 @@ fn bench_method<S: Searcher + Clone>(c: &mut Criterion, name: &str, s: S, env: &
         })
         .collect();
     c.bench_function(&format!("update_only_m16/{name}"), |b| {
-        b.iter_batched(|| s.clone(), |mut s| s.learn(&batch, &history, ctx).unwrap(), BatchSize::SmallInput)
+        b.iter_batched(
+            || s.clone(),
+            |mut s| s.learn(&batch, &history, ctx).unwrap(),
+            BatchSize::SmallInput,
+        )
     });
 }
 
