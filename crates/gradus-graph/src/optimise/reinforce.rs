@@ -12,7 +12,9 @@ use crate::model::{GraphDistribution, GraphSpace, clip_logits};
 /// `grad J ~ (1/M) sum_i (U_i - b) grad log p_theta(G_i)`.
 ///
 /// The estimate is handed to a gradus [`Optimizer`] as the gradient of the loss `-J`, so
-/// any update rule (SGD, Adam, ...) applies. With the baseline, the untruncated score
+/// any update rule (SGD, Adam, ...) applies. The batch-mean baseline scales the estimate's
+/// expectation by `(M - 1) / M` (each `U_i` is in its own baseline; tested against exact
+/// enumeration), which leaves its direction unbiased. With the baseline, the untruncated score
 /// `grad log p_theta(G)` also estimates the gradient of the truncated objective (the
 /// normaliser's score `grad log Z` multiplies `U_i - b`, whose mean is zero). Logits are
 /// clipped to `[-clip, clip]` after each step so the distribution keeps exploring.
