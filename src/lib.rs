@@ -14,12 +14,14 @@
 //! | [`models`] | `gradus-models` | objectives with exact gradients and HVPs, sharpness, Toeplitz covariance |
 //! | [`dist`] | `gradus-dist` | compressors, error feedback, robust aggregation, LSH screening, federated simulation |
 //! | [`ot`] | `gradus-ot` | semi-discrete OT (DRAG), Sinkhorn, particle flows (Langevin, WFR, SVGD), DRO |
+//! | [`graph`] | `gradus-graph` | test-time-compute collaboration graphs, REINFORCE / Agent-REINFORCE, simulated LLM environment |
 //! | [`report`] | `gradus-report` | Markdown/CSV tables and SVG plots |
 //!
 //! All crates share one error type, [`Error`].
 
 pub use gradus_core as core;
 pub use gradus_dist as dist;
+pub use gradus_graph as graph;
 pub use gradus_kernels as kernels;
 pub use gradus_linalg as linalg;
 pub use gradus_models as models;

@@ -8,6 +8,7 @@ mod error_feedback;
 mod lshfed;
 mod optimizers;
 mod toeplitz_cov;
+mod tts_graph;
 
 use gradus_report::Report;
 
@@ -72,6 +73,11 @@ pub fn all() -> Vec<Experiment> {
             title: "Compression with error feedback: tight rates of CGD, EF, EF21 and n-worker logistic regression (paper 06)",
             run: error_feedback::run,
             options: &[],
+        },
+        Experiment {
+            name: "tts-graph",
+            title: "Test-time-compute collaboration graphs: Agent-REINFORCE vs REINFORCE vs random search, simulated LLMs (paper 04)",
+            run: tts_graph::run,
         },
     ]
 }
