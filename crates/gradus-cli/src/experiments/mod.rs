@@ -78,6 +78,7 @@ pub fn all() -> Vec<Experiment> {
             name: "tts-graph",
             title: "Test-time-compute collaboration graphs: Agent-REINFORCE vs REINFORCE vs random search, simulated LLMs (paper 04)",
             run: tts_graph::run,
+            options: &[],
         },
     ]
 }
