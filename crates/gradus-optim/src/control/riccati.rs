@@ -118,10 +118,11 @@ impl LqProblem {
         while iterations < SIGN_MAX_ITERATIONS {
             let zinv = dense::inverse(&z).ok_or_else(singular)?;
             let (nz, ni) = (norm_fro(&z), norm_fro(&zinv));
-            // Norm scaling speeds the early iterations; near convergence it is 1 anyway and
-            // dropping it lets the quadratic convergence finish cleanly.
+            // Norm scaling `Z ← (c Z + Z⁻¹/c)/2`, `c = sqrt(|Z⁻¹|/|Z|)` (Higham), speeds the
+            // early iterations; near convergence it is 1 anyway and dropping it lets the
+            // quadratic convergence finish cleanly.
             let c = if change > 1e-2 { (ni / nz).sqrt() } else { 1.0 };
-            let next = Mat::from_fn(n2, n2, |i, j| 0.5 * (z[(i, j)] / c + c * zinv[(i, j)]));
+            let next = Mat::from_fn(n2, n2, |i, j| 0.5 * (c * z[(i, j)] + zinv[(i, j)] / c));
             let diff = Mat::from_fn(n2, n2, |i, j| next[(i, j)] - z[(i, j)]);
             change = norm_fro(&diff) / norm_fro(&next);
             z = next;
