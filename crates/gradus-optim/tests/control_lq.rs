@@ -65,7 +65,11 @@ fn natural_gradient_equals_the_identity_metric_in_rescaled_coordinates() {
             .unwrap();
         for (n, pair) in a.chunks(2).enumerate() {
             for i in 0..2 {
-                assert!((pair[i] - b[2 * n + i] / s[i]).abs() < 1e-10, "gamma {gamma}, t {}", times[n]);
+                assert!(
+                    (pair[i] - b[2 * n + i] / s[i]).abs() < 1e-10,
+                    "gamma {gamma}, t {}",
+                    times[n]
+                );
             }
         }
     }
@@ -113,7 +117,9 @@ fn rotation_spirals_to_the_shifted_fixed_point() {
         let path = sol.trajectory(&theta0, &times).unwrap();
         for (n, &t) in times.iter().enumerate() {
             let want = rot.trajectory(theta0, t);
-            assert!((path[2 * n] - want[0]).abs() < 1e-9 && (path[2 * n + 1] - want[1]).abs() < 1e-9);
+            assert!(
+                (path[2 * n] - want[0]).abs() < 1e-9 && (path[2 * n + 1] - want[1]).abs() < 1e-9
+            );
         }
         // Closer to the origin than μ: the loss minimum is not reached.
         let norm = |p: [f64; 2]| (p[0] * p[0] + p[1] * p[1]).sqrt();
@@ -135,13 +141,15 @@ fn energy_is_conserved_along_the_undiscounted_optimum() {
     for x in path.chunks(3) {
         let mut v = [0.0; 3];
         sol.velocity(x, &mut v).unwrap();
-        let kinetic: f64 = (0..3)
-            .map(|i| (0..3).map(|j| v[i] * g[i * 3 + j] * v[j]).sum::<f64>())
-            .sum::<f64>()
-            / (2.0 * problem.eta());
+        let kinetic: f64 =
+            (0..3).map(|i| (0..3).map(|j| v[i] * g[i * 3 + j] * v[j]).sum::<f64>()).sum::<f64>()
+                / (2.0 * problem.eta());
         let mut grad = [0.0; 3];
         let potential = problem.k() * loss.value_grad(x, &mut grad);
-        assert!((kinetic - potential).abs() < 1e-12 * (1.0 + potential), "{kinetic} vs {potential}");
+        assert!(
+            (kinetic - potential).abs() < 1e-12 * (1.0 + potential),
+            "{kinetic} vs {potential}"
+        );
     }
 }
 
@@ -149,11 +157,14 @@ fn energy_is_conserved_along_the_undiscounted_optimum() {
 fn curvature_scaling_of_the_rate_by_discount() {
     // Spec Fig 2d: r(4)/r(1) = 2 at γ = 0 (square root of curvature), close to 4 at γ = 10
     // (linear, as GD); doubling the curvature multiplies the ballistic rate by sqrt(2).
-    let ratio = |gamma: f64, h: f64| closed_form::rate(1.0, gamma, h) / closed_form::rate(1.0, gamma, 1.0);
+    let ratio =
+        |gamma: f64, h: f64| closed_form::rate(1.0, gamma, h) / closed_form::rate(1.0, gamma, 1.0);
     assert!((ratio(0.0, 4.0) - 2.0).abs() < 1e-14);
     assert!((ratio(0.0, 2.0) - 2f64.sqrt()).abs() < 1e-14);
     let r10 = ratio(10.0, 4.0);
-    assert!((r10 - (29f64.sqrt() - 5.0) / (26f64.sqrt() - 5.0)).abs() < 1e-12 && r10 > 3.8 && r10 < 4.0);
+    assert!(
+        (r10 - (29f64.sqrt() - 5.0) / (26f64.sqrt() - 5.0)).abs() < 1e-12 && r10 > 3.8 && r10 < 4.0
+    );
 }
 
 #[test]
@@ -175,9 +186,11 @@ fn large_discount_gives_natural_gradient_flow() {
     for gamma in [10.0, 100.0, 1000.0] {
         let problem =
             ControlProblem::new(2, eta, k, gamma).unwrap().with_metric(g.clone()).unwrap();
-        let sol = lq(problem, QuadraticLoss::new(h.clone(), vec![1.0, 2.0]).unwrap()).solve().unwrap();
+        let sol =
+            lq(problem, QuadraticLoss::new(h.clone(), vec![1.0, 2.0]).unwrap()).solve().unwrap();
         let scaled: Vec<f64> = sol.closed_loop.iter().map(|x| -x * gamma / (eta * k)).collect();
-        let err = norm(&scaled.iter().zip(&gih).map(|(a, b)| a - b).collect::<Vec<_>>()) / norm(&gih);
+        let err =
+            norm(&scaled.iter().zip(&gih).map(|(a, b)| a - b).collect::<Vec<_>>()) / norm(&gih);
         let bound = eta * k * norm(&gih) / (gamma * gamma);
         assert!(err <= 1.5 * bound, "gamma {gamma}: error {err:e} vs bound {bound:e}");
     }

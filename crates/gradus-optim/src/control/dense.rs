@@ -79,7 +79,7 @@ pub(crate) fn cholesky_in_place(a: &mut [f64], d: usize) -> bool {
         for k in 0..j {
             diag -= a[j * d + k] * a[j * d + k];
         }
-        if !(diag > 0.0) || !diag.is_finite() {
+        if !diag.is_finite() || diag <= 0.0 {
             return false;
         }
         let l = diag.sqrt();

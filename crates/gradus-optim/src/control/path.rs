@@ -345,9 +345,7 @@ impl NewtonScratch {
                         s[i * d + j] -= v;
                     }
                 }
-                for i in 0..d {
-                    c[i] = self.dir[(n - 1) * d + i];
-                }
+                c.copy_from_slice(&self.dir[(n - 1) * d..n * d]);
                 dense::cholesky_solve(lp, d, c);
                 for i in 0..d {
                     let v: f64 = (0..d).map(|m| u[m * d + i] * c[m]).sum();

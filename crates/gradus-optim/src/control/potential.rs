@@ -70,10 +70,8 @@ impl Potential for QuadraticLoss {
         let d = self.dim;
         let mut value = 0.0;
         for i in 0..d {
-            let mut gi = 0.0;
-            for j in 0..d {
-                gi += self.h[i * d + j] * (x[j] - self.mu[j]);
-            }
+            let row = &self.h[i * d..(i + 1) * d];
+            let gi: f64 = row.iter().zip(x).zip(&self.mu).map(|((h, x), m)| h * (x - m)).sum();
             grad[i] = gi;
             value += 0.5 * gi * (x[i] - self.mu[i]);
         }

@@ -40,7 +40,7 @@ impl ControlProblem {
         same_len("metric", self.dim * self.dim, g.len())?;
         let eig = eigh(dense::from_row_major(self.dim, &g).as_ref(), Backend::Faer, Par::Seq)?;
         let min = eig.values.first().copied().unwrap_or(0.0);
-        if !(min > 0.0) {
+        if !min.is_finite() || min <= 0.0 {
             return Err(Error::NotPositiveDefinite {
                 detail: format!("metric G has smallest eigenvalue {min:e}"),
             });

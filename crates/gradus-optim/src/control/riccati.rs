@@ -154,7 +154,7 @@ impl LqProblem {
         let res = Mat::from_fn(d, d, |i, j| atp[(i, j)] + atp[(j, i)] - psp[(i, j)] + q[(i, j)]);
         let scale = norm_fro(&q).max(norm_fro(&atp)).max(norm_fro(&psp)).max(f64::MIN_POSITIVE);
         let residual = norm_fro(&res) / scale;
-        if !(residual <= 1e-8) {
+        if residual.is_nan() || residual > 1e-8 {
             return Err(Error::NoConvergence {
                 method: "Riccati equation by the sign function",
                 iterations,
