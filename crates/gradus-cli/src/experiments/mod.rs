@@ -5,6 +5,7 @@ mod common;
 mod drag;
 mod dro;
 mod error_feedback;
+mod learning_rules;
 mod lshfed;
 mod optimizers;
 mod toeplitz_cov;
@@ -63,6 +64,11 @@ pub fn all() -> Vec<Experiment> {
             name: "error-feedback",
             title: "Compression with error feedback: tight rates of CGD, EF, EF21 and n-worker logistic regression (paper 06)",
             run: error_feedback::run,
+        },
+        Experiment {
+            name: "learning-rules",
+            title: "Learning rules as optimal control: double well, discount, geometry, derived rules vs Adam (paper 10)",
+            run: learning_rules::run,
         },
     ]
 }
