@@ -27,6 +27,7 @@ mod action;
 pub mod closed_form;
 mod dense;
 mod feedback;
+mod kernel;
 mod path;
 mod potential;
 mod problem;

@@ -39,6 +39,7 @@ use gradus_kernels::{SimdFloat, grad_stats, norm2};
 use serde::{Deserialize, Serialize};
 
 use super::feedback::{feedback, friction};
+use super::kernel::{AdaptiveConsts, adaptive_pass};
 use crate::optimizer::{Optimizer, StepInfo};
 use crate::state::{BufferData, NamedBuffer, OptimizerState, SCHEMA_VERSION};
 
@@ -269,6 +270,24 @@ struct Consts<T> {
     sqrt_c: T,
 }
 
+impl<T: SimdFloat> Consts<T> {
+    fn adaptive(&self) -> AdaptiveConsts<T> {
+        AdaptiveConsts {
+            dt: self.dt,
+            g_scale: self.g_scale,
+            beta2: self.beta2,
+            one_minus_beta2: T::ONE - self.beta2,
+            eps: self.eps,
+            c: self.c,
+            dt_sqrt_c: self.dt * self.sqrt_c,
+            shift: self.shift,
+            rate_sum: self.gamma + self.hazard + self.decay,
+            hazard: self.hazard,
+            decay_term: self.decay_term,
+        }
+    }
+}
+
 impl<T: SimdFloat> ControlRule<T> {
     /// A rule called `name` with configuration `cfg` over `layout`. Errors name the first
     /// invalid hyperparameter.
@@ -427,16 +446,6 @@ impl<T: SimdFloat> ControlRule<T> {
         self.m.iter_mut().for_each(|m| *m = T::ZERO);
         Ok(())
     }
-}
-
-/// `(α, β)` of the feedback law from authority `c` and curvature estimate `h`, in `T`.
-#[inline(always)]
-fn feedback_t<T: SimdFloat>(k: &Consts<T>, c: T, h: T) -> (T, T) {
-    let ch = c * h;
-    let root = k.shift.mul_add(k.shift, ch).sqrt();
-    let rho = ch / (root + k.shift);
-    let inv = T::ONE / (k.gamma + k.hazard + k.decay + rho);
-    (c * inv, k.hazard.mul_add(rho, k.decay_term) * inv)
 }
 
 /// Which loop a step runs (chosen once per step, so the loops carry no branches).
@@ -640,28 +649,10 @@ fn update<T: SimdFloat>(
                 p[i] = (-(dt * ca[i] * gs)).mul_add(g[i], b * p[i]);
             }
         }
-        Mode::Ballistic => {
-            let scale = dt * k.sqrt_c;
-            let uniform_c = ca.is_empty();
-            for i in 0..p.len() {
-                let gi = gs * g[i];
-                let vi = k.beta2.mul_add(v_own[i], one_minus_b2 * gi * gi);
-                v_own[i] = vi;
-                let h = vi + k.eps;
-                let step =
-                    if uniform_c { scale * gi / h.sqrt() } else { dt * gi * (ca[i] / h).sqrt() };
-                p[i] -= step;
-            }
-        }
-        Mode::AdaptiveFeedback => {
-            for i in 0..p.len() {
-                let gi = gs * g[i];
-                let vi = k.beta2.mul_add(v_own[i], one_minus_b2 * gi * gi);
-                v_own[i] = vi;
-                let c = if ca.is_empty() { k.c } else { ca[i] };
-                let (alpha, beta) = feedback_t(k, c, vi + k.eps);
-                p[i] = (-dt).mul_add(alpha.mul_add(gi, beta * p[i]), p[i]);
-            }
+        Mode::Ballistic | Mode::AdaptiveFeedback => {
+            let general = matches!(mode, Mode::AdaptiveFeedback);
+            let c = (!ca.is_empty()).then_some(ca);
+            adaptive_pass(&k.adaptive(), general, p, g, v_own, c);
         }
         Mode::UniformInertial => {
             let mu = uniform_mu;
