@@ -3,8 +3,8 @@
 //! and the path minimiser against the exact discrete Riccati solution on quadratics.
 
 use gradus_optim::control::{
-    Boundary, ControlProblem, DiscreteAction, DoubleWell, LqProblem, Method, PathSettings,
-    Potential, QuadraticLoss, TimeGrid, closed_form, linear_path, minimise_path,
+    Boundary, ControlProblem, DiscreteAction, DoubleWell, DoubleWellSetup, LqProblem, Method,
+    PathSettings, Potential, QuadraticLoss, TimeGrid, closed_form, linear_path, minimise_path,
 };
 
 /// A problem with every term switched on: anisotropic metric, non-normal dynamics, discount.
@@ -88,10 +88,9 @@ fn action_hessian_blocks_match_differences_of_the_gradient() {
 }
 
 fn notebook_setup() -> (ControlProblem, DoubleWell, TimeGrid, Vec<f64>) {
-    let problem = ControlProblem::new(2, 1.0, 1.0, 0.1).unwrap();
-    let grid = TimeGrid::new(4.0, 49).unwrap();
-    let init = linear_path(grid, &[-0.6, 0.55], &[1.0 + 1.0 / 16.0, 0.0]).unwrap();
-    (problem, DoubleWell::notebook(), grid, init)
+    let s = DoubleWellSetup::notebook().unwrap();
+    let init = s.initial_path().unwrap();
+    (s.problem, s.well, s.grid, init)
 }
 
 #[test]

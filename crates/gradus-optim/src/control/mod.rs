@@ -14,6 +14,7 @@
 //!   left point, as in the official notebooks) with its exact gradient and Hessian;
 //!   [`minimise_path`]: gradient descent on it (the notebooks' method) or block-tridiagonal
 //!   Newton.
+//! - [`DoubleWellSetup`]: the settings of the paper's first figure.
 //! - [`LqProblem`]: quadratic losses in closed form: the algebraic Riccati equation for an
 //!   infinite horizon, and the exact minimiser of the discretised finite-horizon action by the
 //!   backward Riccati recursion.
@@ -27,6 +28,7 @@ mod action;
 pub mod closed_form;
 mod dense;
 mod feedback;
+mod figure1;
 mod kernel;
 mod path;
 mod potential;
@@ -36,6 +38,7 @@ mod rule;
 
 pub use action::{ActionParts, DiscreteAction, TimeGrid};
 pub use feedback::{Feedback, feedback, friction};
+pub use figure1::DoubleWellSetup;
 pub use path::{Boundary, Method, PathSettings, PathSolution, linear_path, minimise_path};
 pub use potential::{DoubleWell, Potential, QuadraticLoss};
 pub use problem::ControlProblem;

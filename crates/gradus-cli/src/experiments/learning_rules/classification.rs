@@ -121,7 +121,10 @@ pub fn run(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> ExpResult<()>
          batch {BATCH}, global gradient clipping at {CLIP} on every step, and the optimizers' \
          learning rates in the table. A run converges when its full training loss reaches \
          {:.0}% of the decrease from the initial loss to the best loss of a long full-batch \
-         Adam run; a run at its epoch cap is not converged.",
+         Adam run; a run at its epoch cap is not converged. The ballistic rule is the \
+         official code's optimizer; reading its statistic v as an online curvature estimate \
+         (so that g / sqrt(v) is the square-root-of-curvature rule) is the spec's \
+         reconstruction of the paper's argument, which was not available.",
         100.0 * TARGET_FRACTION
     ));
     let mut fastest = Vec::new();

@@ -7,8 +7,8 @@ use gradus_core::Layout;
 use gradus_optim::Optimizer;
 use gradus_optim::control::{
     Boundary, ControlProblem, ControlRule, ControlRuleConfig, Curvature, DiscreteAction,
-    DoubleWell, LqProblem, LqSolution, PathSettings, PathSolution, Potential, QuadraticLoss,
-    TimeGrid, closed_form, linear_path, minimise_path,
+    DoubleWell, DoubleWellSetup, LqProblem, LqSolution, Method, PathSettings, PathSolution,
+    Potential, QuadraticLoss, closed_form, minimise_path,
 };
 use gradus_report::{Claim, Claims, Plot, Report, RunEnd, Scale, Series, Table, fmt_num};
 
@@ -16,16 +16,10 @@ use super::{end_of, linspace};
 use crate::ctx::Ctx;
 use crate::experiments::ExpResult;
 
-/// Fig 1 settings (notebook `fig1-overview.ipynb`).
+/// `η` and `k` of the second and third figures (notebook `fig2-momentum.ipynb`,
+/// `fig3-nongrad.ipynb`); the first figure's settings are `DoubleWellSetup::notebook`.
 const ETA: f64 = 1.0;
 const K: f64 = 1.0;
-const GAMMA1: f64 = 0.1;
-const HORIZON1: f64 = 4.0;
-const POINTS1: usize = 50;
-const Z0: [f64; 2] = [-0.6, 0.55];
-const ZF: [f64; 2] = [1.0 + 1.0 / 16.0, 0.0];
-/// The notebook's gradient flow runs to t = 8.
-const FLOW_END: f64 = 8.0;
 /// The notebook's printed converged action (S from step 19321 to 59536).
 const NOTEBOOK_ACTION: f64 = 0.16957;
 
@@ -37,18 +31,18 @@ fn path_end(r: &gradus_core::Result<PathSolution>) -> RunEnd {
     }
 }
 
-/// Gradient flow of `V` from `z0` by the derived GD rule with a small step: `steps_per_node`
-/// steps per grid interval of `grid`, to `t = FLOW_END`. Returns the path sampled on the
-/// grid's nodes within its horizon, the end point, and the steps taken.
+/// Gradient flow of `V` from the start by the derived GD rule with a small step:
+/// `steps_per_node` steps per grid interval, to the notebook's flow horizon. Returns the path
+/// sampled on the grid's nodes within the action's horizon, the end point, and the steps.
 fn gradient_flow(
-    well: &DoubleWell,
-    grid: TimeGrid,
+    setup: &DoubleWellSetup,
     steps_per_node: usize,
 ) -> gradus_core::Result<(Vec<f64>, Vec<f64>, u64)> {
+    let (well, grid) = (&setup.well, setup.grid);
     let dt = grid.dt() / steps_per_node as f64;
-    let total = (FLOW_END / dt).round() as u64;
+    let total = (setup.flow_horizon / dt).round() as u64;
     let mut rule = ControlRule::<f64>::gd(Layout::flat(2)?, dt)?;
-    let mut z = Z0.to_vec();
+    let mut z = setup.start.to_vec();
     let mut g = vec![0.0; 2];
     let mut sampled = z.clone();
     for s in 1..=total {
@@ -81,51 +75,54 @@ fn nodes(path: &[f64]) -> Vec<(f64, f64)> {
 
 pub fn double_well(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> ExpResult<()> {
     let _ = ctx;
+    let setup = DoubleWellSetup::notebook()?;
+    let (well, grid) = (setup.well, setup.grid);
+    let (eta, k, gamma) = (setup.problem.eta(), setup.problem.k(), setup.problem.gamma());
+    let horizon = grid.horizon();
+    let gd_step = match setup.settings.method {
+        Method::GradientDescent { step } => step,
+        Method::Newton => f64::NAN,
+    };
     report.text(format!(
         "## Fig 1: double well, multi-step optimum against gradient descent\n\n\
          Loss V(x, y) = a (x² - b)² + c y² + d x with a = {}, b = {}, c = {}, d = {}; action \
-         with η = {ETA}, k = {K}, γ = {GAMMA1} on t ∈ [0, {HORIZON1}] with {POINTS1} time \
-         points, endpoints z₀ = ({}, {}) and z_f = ({}, {}) fixed, straight-line start. The \
-         notebook minimises the mean over intervals S = J_Δ / T by {} gradient steps of size \
-         {}; this run uses the same settings with a stopping rule (gradient norm of S below \
-         {:e}), and Newton's method as an independent check. Gradient descent on V (the \
-         notebook integrates the gradient flow to t = {FLOW_END}) is the derived GD rule with \
-         a small step.",
-        DoubleWell::notebook().a,
-        DoubleWell::notebook().b,
-        DoubleWell::notebook().c,
-        DoubleWell::notebook().d,
-        Z0[0],
-        Z0[1],
-        ZF[0],
-        ZF[1],
-        PathSettings::notebook().max_steps,
-        match PathSettings::notebook().method {
-            gradus_optim::control::Method::GradientDescent { step } => step,
-            gradus_optim::control::Method::Newton => f64::NAN,
-        },
-        PathSettings::notebook().grad_tol,
+         with η = {eta}, k = {k}, γ = {gamma} on t ∈ [0, {horizon}] with {} time points, \
+         endpoints z₀ = ({}, {}) and z_f = ({}, {}) fixed, straight-line start. The notebook \
+         minimises the mean over intervals S = J_Δ / T by {} gradient steps of size \
+         {gd_step}; this run uses the same settings with a stopping rule (gradient norm of S \
+         below {:e}), and Newton's method as an independent check. Gradient descent on V (the \
+         notebook integrates the gradient flow to t = {}) is the derived GD rule with a small \
+         step.",
+        well.a,
+        well.b,
+        well.c,
+        well.d,
+        grid.points(),
+        setup.start[0],
+        setup.start[1],
+        setup.end[0],
+        setup.end[1],
+        setup.settings.max_steps,
+        setup.settings.grad_tol,
+        setup.flow_horizon,
     ));
-    let well = DoubleWell::notebook();
-    let problem = ControlProblem::new(2, ETA, K, GAMMA1)?;
-    let grid = TimeGrid::new(HORIZON1, POINTS1 - 1)?;
-    let init = linear_path(grid, &Z0, &ZF)?;
-    let mut action = DiscreteAction::new(&problem, &well, grid)?;
+    let init = setup.initial_path()?;
+    let mut action = DiscreteAction::new(&setup.problem, &well, grid)?;
     let started = Instant::now();
-    let gd = minimise_path(&mut action, &init, Boundary::FixedEnd, &PathSettings::notebook());
+    let gd = minimise_path(&mut action, &init, Boundary::FixedEnd, &setup.settings);
     let gd_secs = started.elapsed().as_secs_f64();
     let newton = minimise_path(&mut action, &init, Boundary::FixedEnd, &PathSettings::newton());
     let free_cross = minimise_path(&mut action, &init, Boundary::FreeEnd, &PathSettings::newton());
-    let resting: Vec<f64> = (0..grid.points()).flat_map(|_| Z0).collect();
+    let resting: Vec<f64> = (0..grid.points()).flat_map(|_| setup.start).collect();
     let free_rest =
         minimise_path(&mut action, &resting, Boundary::FreeEnd, &PathSettings::newton());
     let steps_per_node = 80;
-    let flow = gradient_flow(&well, grid, steps_per_node);
-    let flow_half = gradient_flow(&well, grid, 2 * steps_per_node);
+    let flow = gradient_flow(&setup, steps_per_node);
+    let flow_half = gradient_flow(&setup, 2 * steps_per_node);
     let minima = well.critical_points();
     let (local_min, barrier) = (minima.first().copied(), minima.get(1).copied());
 
-    let tail = |end: &[f64]| K * well.value(end[0], end[1]) * (-GAMMA1 * HORIZON1).exp() / GAMMA1;
+    let tail = |end: &[f64]| k * well.value(end[0], end[1]) * (-gamma * horizon).exp() / gamma;
     let mut t = Table::new(&[
         "path",
         "run",
@@ -141,7 +138,7 @@ pub fn double_well(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> ExpRe
         Ok((total, kin, pot, last)) => t.row([
             name.to_string(),
             end.cell(),
-            format!("{:.10}", total / HORIZON1),
+            format!("{:.10}", total / horizon),
             format!("{total:.8}"),
             format!("{kin:.6}"),
             format!("{pot:.6}"),
