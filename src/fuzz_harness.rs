@@ -137,3 +137,60 @@ pub fn eigh_and_roots(data: &[u8]) {
         }
     }
 }
+
+/// Paper 10's control inputs: a linear-quadratic problem built from raw `f64` bits (costs,
+/// metric, dynamics, curvature, minimum; matrices symmetrised where they must be), solved in
+/// closed form and on a short grid; and the bytes read as a `ControlRuleConfig` in JSON (as
+/// `load_state` would), then a step. Errors are fine; a solution that is returned must be
+/// finite, and a rejected step must change nothing.
+pub fn control_inputs(data: &[u8]) {
+    use gradus_optim::control::{
+        ControlProblem, ControlRule, ControlRuleConfig, LqProblem, QuadraticLoss, TimeGrid,
+    };
+    if data.is_empty() {
+        return;
+    }
+    let d = 1 + data[0] as usize % 3;
+    let v = f64s(&data[1..]);
+    if v.len() >= 3 + 3 * d * d + 2 * d {
+        let sym = |o: usize| -> Vec<f64> {
+            (0..d * d).map(|ij| 0.5 * (v[o + ij] + v[o + (ij % d) * d + ij / d])).collect()
+        };
+        let (g, a, h) = (sym(3), v[3 + d * d..3 + 2 * d * d].to_vec(), sym(3 + 2 * d * d));
+        let mu = v[3 + 3 * d * d..3 + 3 * d * d + d].to_vec();
+        let x0 = v[3 + 3 * d * d + d..3 + 3 * d * d + 2 * d].to_vec();
+        let problem = ControlProblem::new(d, v[0], v[1], v[2])
+            .and_then(|p| p.with_metric(g))
+            .and_then(|p| p.with_dynamics(a));
+        let lq = problem
+            .and_then(|p| QuadraticLoss::new(h, mu).and_then(|loss| LqProblem::new(p, loss)));
+        if let Ok(lq) = lq {
+            if let Ok(sol) = lq.solve() {
+                let all = sol.p.iter().chain(&sol.b).chain(&sol.closed_loop).chain(&sol.offset);
+                assert!(all.copied().all(f64::is_finite), "non-finite Riccati solution accepted");
+                if let Ok(w) = sol.value(&x0) {
+                    assert!(!w.is_nan(), "NaN value accepted");
+                }
+                let _ = sol.trajectory(&x0, &[0.0, 0.5]);
+                let _ = sol.fixed_point();
+            }
+            if let Ok(grid) = TimeGrid::new(1.0, 8) {
+                if let Ok(path) = lq.solve_discrete(grid, &x0) {
+                    assert!(path.iter().all(|x| x.is_finite()), "non-finite discrete path");
+                }
+            }
+        }
+    }
+    if let Ok(cfg) = serde_json::from_slice::<ControlRuleConfig>(data) {
+        let Ok(layout) = Layout::flat(4) else { return };
+        if let Ok(mut rule) = ControlRule::<f32>::new("fuzz", cfg, layout) {
+            let mut params = vec![0.5f32; 4];
+            let before = rule.state();
+            if rule.step(&mut params, &[0.5, -1.0, f32::NAN, 2.0]).is_ok() {
+                panic!("a NaN gradient was accepted");
+            }
+            assert!(params.iter().all(|&p| p == 0.5) && rule.state() == before);
+            let _ = rule.step(&mut params, &[0.5, -1.0, 0.25, 2.0]);
+        }
+    }
+}

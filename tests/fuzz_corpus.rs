@@ -5,7 +5,9 @@ use std::fs;
 use std::path::Path;
 
 use gradus::core::Layout;
-use gradus::fuzz_harness::{checkpoint_decode, eigh_and_roots, optimizer_step, toeplitz_solvers};
+use gradus::fuzz_harness::{
+    checkpoint_decode, control_inputs, eigh_and_roots, optimizer_step, toeplitz_solvers,
+};
 use gradus::optim::checkpoint::{Checkpoint, encode};
 use gradus::optim::{Agm, Optimizer};
 
@@ -28,6 +30,7 @@ fn committed_corpus_replays_without_panics() {
     assert!(replay("optimizer_step", optimizer_step) > 0);
     assert!(replay("toeplitz_solvers", toeplitz_solvers) > 0);
     assert!(replay("eigh_roots", eigh_and_roots) > 0);
+    assert!(replay("control_inputs", control_inputs) > 0);
 }
 
 #[test]

@@ -4,12 +4,17 @@
 //!   covers SGD, momentum, Nesterov, Adam, AdamW, AMSGrad, RMSProp, Adagrad, Adam-mini,
 //!   Adalayer and the exponent family AdamE. Fused SIMD kernels run the common cases in one
 //!   pass over memory; a scalar reference path defines the meaning of every configuration.
+//! - [`control`]: learning rules derived as optimal control (paper 10): the discounted action,
+//!   its Riccati solution for quadratic losses, path optimisation for any loss, and
+//!   [`control::ControlRule`] (GD, natural gradient, momentum, the square-root-of-curvature
+//!   rule, the ballistic Adam/RMSProp-like rule, weight decay under task uncertainty).
 //! - [`Schedule`]: learning-rate schedules; [`Trainer`]: the allocation-free training loop.
 //! - [`OptimizerState`] and [`checkpoint`]: versioned, atomically written, checksummed state.
 
 mod agm;
 pub mod checkpoint;
 mod config;
+pub mod control;
 mod optimizer;
 pub mod partition;
 mod schedule;

@@ -3,6 +3,7 @@
 
 use gradus_core::{Error, Layout};
 use gradus_optim::checkpoint::{self, Checkpoint};
+use gradus_optim::control::{ControlRule, ControlRuleConfig, Law};
 use gradus_optim::{Agm, AgmConfig, Momentum, Optimizer, Partition, StatePrecision, Statistic};
 
 fn field_of(e: Error) -> &'static str {
@@ -74,7 +75,7 @@ fn layout() -> Layout {
     Layout::new().matrix("w", 3, 5).unwrap().vector("b", 40).unwrap()
 }
 
-fn warm(opt: &mut Agm<f32>, x: &mut [f32], steps: usize) {
+fn warm(opt: &mut impl Optimizer<f32>, x: &mut [f32], steps: usize) {
     for k in 0..steps {
         let g: Vec<f32> = x
             .iter()
@@ -230,4 +231,142 @@ fn failed_save_keeps_the_previous_checkpoint() {
         .collect();
     assert!(leftovers.is_empty());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The control-derived rules of paper 10, one per setting (the layout has 55 parameters).
+fn control_configs() -> Vec<(&'static str, ControlRuleConfig)> {
+    let n = layout().len();
+    let per_coord = |base: f64| (0..n).map(|i| base + (i % 5) as f64 * 0.5).collect::<Vec<_>>();
+    vec![
+        ("control-gd", ControlRuleConfig::gd(0.01)),
+        ("natural-gradient", ControlRuleConfig::natural_gradient(0.01, per_coord(0.5))),
+        ("sqrt-curvature", ControlRuleConfig::sqrt_curvature(0.01, per_coord(0.2))),
+        ("ballistic", ControlRuleConfig::ballistic(0.01, 0.999, 1e-8).with_clipping(5.0)),
+        (
+            "adaptive",
+            ControlRuleConfig::adaptive(0.01, 0.5, 0.99, 1e-8).with_decay(0.01).with_hazard(0.1),
+        ),
+        ("momentum", ControlRuleConfig::momentum(0.01, 0.5, 1.0)),
+        (
+            "adaptive-inertial",
+            ControlRuleConfig {
+                law: Law::Inertial,
+                ..ControlRuleConfig::adaptive(0.01, 0.5, 0.9, 1e-8)
+            },
+        ),
+    ]
+}
+
+#[test]
+fn control_rules_reject_bad_steps_leaving_everything_bit_identical() {
+    let n = layout().len();
+    for (name, cfg) in control_configs() {
+        let mut opt = ControlRule::<f32>::new(name, cfg, layout()).unwrap();
+        let mut x: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
+        warm(&mut opt, &mut x, 3);
+        let (x_before, st_before) = (x.clone(), opt.state());
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut g = vec![0.5f32; n];
+            g[n - 2] = bad;
+            match opt.step(&mut x, &g) {
+                Err(Error::NonFinite { what: "gradient", index }) => assert_eq!(index, n - 2),
+                other => panic!("{name}: expected NonFinite, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            opt.step(&mut x, &vec![0.5f32; n - 1]),
+            Err(Error::LengthMismatch { .. })
+        ));
+        assert!(matches!(
+            opt.step(&mut x[..n - 1], &vec![0.5f32; n - 1]),
+            Err(Error::LengthMismatch { .. })
+        ));
+        let xb: Vec<u32> = x.iter().map(|v| v.to_bits()).collect();
+        let wb: Vec<u32> = x_before.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(xb, wb, "{name}: parameters changed");
+        assert_eq!(opt.state(), st_before, "{name}: state changed");
+    }
+}
+
+#[test]
+fn control_rule_checkpoints_resume_exactly() {
+    let n = layout().len();
+    let dir = std::env::temp_dir().join(format!("gradus-ck-control-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, cfg) in control_configs() {
+        let mut a = ControlRule::<f32>::new(name, cfg.clone(), layout()).unwrap();
+        let mut xa: Vec<f32> = (0..n).map(|i| (i as f32).cos()).collect();
+        warm(&mut a, &mut xa, 5);
+        let path = dir.join(format!("{name}.ck"));
+        let ck = Checkpoint {
+            optimizer: a.state(),
+            params: Some(gradus_optim::BufferData::from_scalars(&xa)),
+            meta: serde_json::Value::Null,
+        };
+        checkpoint::save(&path, &ck).unwrap();
+        let back = checkpoint::load(&path).unwrap();
+        assert_eq!(back, ck, "{name}: round trip");
+        // A fresh rule with other hyperparameters but the same state shape takes the saved
+        // configuration with the state.
+        let mut b =
+            ControlRule::<f32>::new(name, ControlRuleConfig { lr: 0.5, ..cfg }, layout()).unwrap();
+        b.load_state(&back.optimizer).unwrap();
+        assert_eq!(b.config(), a.config());
+        let mut xb = vec![0.0f32; n];
+        back.params.unwrap().copy_to("params", &mut xb).unwrap();
+        warm(&mut a, &mut xa, 4);
+        warm(&mut b, &mut xb, 4);
+        assert_eq!(xa, xb, "{name}: resumed run diverged");
+        assert_eq!(a.state(), b.state());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn control_rule_mismatched_states_are_refused_with_the_reason() {
+    let mut ballistic = ControlRule::<f32>::new(
+        "ballistic",
+        ControlRuleConfig::ballistic(0.01, 0.99, 1e-8),
+        layout(),
+    )
+    .unwrap();
+    let mut x = vec![0.1f32; layout().len()];
+    warm(&mut ballistic, &mut x, 2);
+    let st = ballistic.state();
+    let before = ballistic.state();
+    let reason = |r: Result<(), Error>| match r {
+        Err(Error::StateMismatch { field, .. }) => field,
+        other => panic!("expected StateMismatch, got {other:?}"),
+    };
+    assert_eq!(reason(Agm::<f32>::adam(layout(), 0.01).unwrap().load_state(&st)), "optimizer");
+    assert_eq!(
+        reason(ControlRule::<f64>::ballistic(layout(), 0.01, 0.99, 1e-8).unwrap().load_state(&st)),
+        "scalar type"
+    );
+    // Same name, other state shape (an inertial law needs a velocity buffer).
+    let inertial =
+        ControlRuleConfig { law: Law::Inertial, ..ControlRuleConfig::ballistic(0.01, 0.9, 1e-8) };
+    let mut other = ControlRule::<f32>::new("ballistic", inertial, layout()).unwrap();
+    assert_eq!(reason(other.load_state(&st)), "optimizer configuration");
+    let mut short = st.clone();
+    short.buffers[0].data = gradus_optim::BufferData::F32(vec![0.0; 3]);
+    assert_eq!(reason(ballistic.load_state(&short)), "v");
+    let mut extra = st.clone();
+    extra.buffers.push(gradus_optim::NamedBuffer {
+        name: "m".into(),
+        data: gradus_optim::BufferData::F32(vec![0.0; layout().len()]),
+    });
+    assert_eq!(reason(ballistic.load_state(&extra)), "buffers");
+    let mut nan = st.clone();
+    nan.buffers[0].data = gradus_optim::BufferData::F32(vec![f32::NAN; layout().len()]);
+    assert!(matches!(ballistic.load_state(&nan), Err(Error::NonFinite { .. })));
+    let mut bad_cfg = st.clone();
+    bad_cfg.config["curvature"]["GradSquareEma"]["eps"] = serde_json::json!(-1.0);
+    assert!(matches!(
+        ballistic.load_state(&bad_cfg),
+        Err(Error::InvalidHyperparameter { field: "eps", .. })
+    ));
+    bad_cfg.config = serde_json::json!({"lr": "fast"});
+    assert!(matches!(ballistic.load_state(&bad_cfg), Err(Error::Corrupt { .. })));
+    assert_eq!(ballistic.state(), before, "a refused load changed the optimizer");
 }

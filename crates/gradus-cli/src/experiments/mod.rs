@@ -5,6 +5,7 @@ mod common;
 mod drag;
 mod dro;
 mod error_feedback;
+mod learning_rules;
 mod lshfed;
 mod optimizers;
 mod toeplitz_cov;
@@ -78,6 +79,12 @@ pub fn all() -> Vec<Experiment> {
             name: "tts-graph",
             title: "Test-time-compute collaboration graphs: Agent-REINFORCE vs REINFORCE vs random search, simulated LLMs (paper 04)",
             run: tts_graph::run,
+            options: &[],
+        },
+        Experiment {
+            name: "learning-rules",
+            title: "Learning rules as optimal control: double well, discount, geometry, derived rules vs Adam (paper 10)",
+            run: learning_rules::run,
             options: &[],
         },
     ]
