@@ -254,7 +254,12 @@ impl Runs {
     }
 
     /// Mean over seeds of `f`, or the first error.
-    fn mean(&self, attack: Option<usize>, rule: Rule, f: fn(&RunOut) -> f64) -> Result<f64, String> {
+    fn mean(
+        &self,
+        attack: Option<usize>,
+        rule: Rule,
+        f: fn(&RunOut) -> f64,
+    ) -> Result<f64, String> {
         let mut v = Vec::new();
         for o in self.get(attack, rule) {
             v.push(f(o.as_ref().map_err(Clone::clone)?));
@@ -277,12 +282,17 @@ impl Runs {
         }
         let (m, s) = mean_std(&v);
         let tag = if diverged { " (diverged)" } else { "" };
-        if v.len() > 1 { format!("{} ± {}{tag}", fmt_num(m), fmt_num(s)) } else { format!("{}{tag}", fmt_num(m)) }
+        if v.len() > 1 {
+            format!("{} ± {}{tag}", fmt_num(m), fmt_num(s))
+        } else {
+            format!("{}{tag}", fmt_num(m))
+        }
     }
 
     /// The seed-averaged curve (rounds where every seed has a value).
     fn curve(&self, attack: Option<usize>, rule: Rule) -> Vec<(f64, f64)> {
-        let runs: Vec<&RunOut> = self.get(attack, rule).into_iter().filter_map(|o| o.as_ref().ok()).collect();
+        let runs: Vec<&RunOut> =
+            self.get(attack, rule).into_iter().filter_map(|o| o.as_ref().ok()).collect();
         let Some(first) = runs.first() else { return Vec::new() };
         (0..first.curve.len())
             .map(|i| {
@@ -451,8 +461,9 @@ fn linear_section(
     let worst = (k as f64).sqrt();
     let runs = run_all(ctx, "linear runs", keys(&s.c, attacks().len()), |key| {
         let (b_star, fed) = &feds[key.seed as usize];
-        let metric =
-            |m: &Mtrl<'_, LinearRep, RegressionHead>| subspace_distance(b_star, m.representation(), d, k);
+        let metric = |m: &Mtrl<'_, LinearRep, RegressionHead>| {
+            subspace_distance(b_star, m.representation(), d, k)
+        };
         let cfg = config(&s.c, local, exact, key, ctx.seed);
         drive(fed, cfg, &s.c, &metric, worst, PLATEAU_TOL)
     });
@@ -475,13 +486,26 @@ fn linear_section(
         every = s.c.every,
         seeds = s.c.seeds,
     ));
-    curves_and_table(report, &runs, "linear", "subspace distance", Scale::Log, "test MSE (personal heads)");
+    curves_and_table(
+        report,
+        &runs,
+        "linear",
+        "subspace distance",
+        Scale::Log,
+        "test MSE (personal heads)",
+    );
 
     let th = Thresholds { close: LIN_CLOSE, collapse: LIN_COLLAPSE, higher_is_better: false };
     attack_claims(report, claims, &runs, "linear", "subspace distance", &th);
 
     // Transfer: new clients fit only a head on the learned B, against ridge on raw x.
-    let mut t = Table::new(&["samples", "B from GM under attack", "B from mean under attack", "B from attack-free mean", "ridge on raw x (scratch)"]);
+    let mut t = Table::new(&[
+        "samples",
+        "B from GM under attack",
+        "B from mean under attack",
+        "B from attack-free mean",
+        "ridge on raw x (scratch)",
+    ]);
     let mut curves: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     let sources: [(&str, Option<usize>, Rule); 3] = [
         ("B from GM under attack", Some(0), Rule::Gm),
@@ -492,7 +516,13 @@ fn linear_section(
     for (name, attack, rule) in sources {
         let mut pts = Vec::new();
         for (i, &m) in s.shots.iter().enumerate() {
-            let v = linear_transfer(ctx, s, &feds, |seed| runs.rep(attack, rule, seed).map(<[f64]>::to_vec), m);
+            let v = linear_transfer(
+                ctx,
+                s,
+                &feds,
+                |seed| runs.rep(attack, rule, seed).map(<[f64]>::to_vec),
+                m,
+            );
             if let Ok(x) = &v {
                 pts.push((m as f64, *x));
             }
@@ -524,8 +554,12 @@ fn linear_section(
         fmt_num(s.noise * s.noise),
     ));
     report.table("linear_transfer", t);
-    let mut plot = Plot::new("Linear model: new clients, test MSE vs samples", "samples per new client", "test MSE")
-        .scales(Scale::Log, Scale::Log);
+    let mut plot = Plot::new(
+        "Linear model: new clients, test MSE vs samples",
+        "samples per new client",
+        "test MSE",
+    )
+    .scales(Scale::Log, Scale::Log);
     for (name, pts) in curves {
         plot = plot.with(Series { markers: true, ..Series::line(name, pts) });
     }
@@ -554,8 +588,19 @@ fn linear_section(
 }
 
 /// New linear clients (same `B*` as seed `seed`'s federation), first `m` training rows.
-fn linear_new_clients(ctx: &Ctx, s: &LinearSetup, b_star: &[f64], seed: u64, m: usize) -> CoreResult<Vec<Task<f64>>> {
-    let cfg = LinearTasks { train: *s.shots.iter().max().unwrap_or(&m), test: 200, noise: s.noise, whiten: false };
+fn linear_new_clients(
+    ctx: &Ctx,
+    s: &LinearSetup,
+    b_star: &[f64],
+    seed: u64,
+    m: usize,
+) -> CoreResult<Vec<Task<f64>>> {
+    let cfg = LinearTasks {
+        train: *s.shots.iter().max().unwrap_or(&m),
+        test: 200,
+        noise: s.noise,
+        whiten: false,
+    };
     let base = rng::derive_seed(ctx.seed, 9500 + seed);
     let tasks = linear_tasks(b_star, s.d, s.k, s.new_clients, cfg, base)?;
     Ok(tasks.into_iter().map(|t| Task { train: t.train.head_rows(m), test: t.test }).collect())
@@ -572,24 +617,45 @@ fn linear_transfer(
     let mut all = Vec::new();
     for (seed, (b_star, _)) in feds.iter().enumerate() {
         let b = rep(seed as u64).ok_or("the source run failed")?;
-        let tasks = linear_new_clients(ctx, s, b_star, seed as u64, m).map_err(|e| e.to_string())?;
-        let fed = Federation::new(LinearRep::new(s.d, s.k, true).map_err(|e| e.to_string())?, RegressionHead::new(s.k).map_err(|e| e.to_string())?, tasks)
-            .map_err(|e| e.to_string())?;
-        all.extend(fed.transfer(&b, &HeadFit::Exact { ridge: s.ridge }, 0, Par::Seq).map_err(|e| e.to_string())?);
+        let tasks =
+            linear_new_clients(ctx, s, b_star, seed as u64, m).map_err(|e| e.to_string())?;
+        let fed = Federation::new(
+            LinearRep::new(s.d, s.k, true).map_err(|e| e.to_string())?,
+            RegressionHead::new(s.k).map_err(|e| e.to_string())?,
+            tasks,
+        )
+        .map_err(|e| e.to_string())?;
+        all.extend(
+            fed.transfer(&b, &HeadFit::Exact { ridge: s.ridge }, 0, Par::Seq)
+                .map_err(|e| e.to_string())?,
+        );
     }
     Ok(mean_std(&all).0)
 }
 
 /// Ridge on raw x: a regression head on the identity representation.
-fn linear_raw(ctx: &Ctx, s: &LinearSetup, feds: &[(Vec<f64>, Federation<LinearRep, RegressionHead>)], m: usize) -> Result<f64, String> {
+fn linear_raw(
+    ctx: &Ctx,
+    s: &LinearSetup,
+    feds: &[(Vec<f64>, Federation<LinearRep, RegressionHead>)],
+    m: usize,
+) -> Result<f64, String> {
     let d = s.d;
     let identity: Vec<f64> = (0..d * d).map(|i| if i / d == i % d { 1.0 } else { 0.0 }).collect();
     let mut all = Vec::new();
     for (seed, (b_star, _)) in feds.iter().enumerate() {
-        let tasks = linear_new_clients(ctx, s, b_star, seed as u64, m).map_err(|e| e.to_string())?;
-        let fed = Federation::new(LinearRep::new(d, d, false).map_err(|e| e.to_string())?, RegressionHead::new(d).map_err(|e| e.to_string())?, tasks)
-            .map_err(|e| e.to_string())?;
-        all.extend(fed.transfer(&identity, &HeadFit::Exact { ridge: s.ridge }, 0, Par::Seq).map_err(|e| e.to_string())?);
+        let tasks =
+            linear_new_clients(ctx, s, b_star, seed as u64, m).map_err(|e| e.to_string())?;
+        let fed = Federation::new(
+            LinearRep::new(d, d, false).map_err(|e| e.to_string())?,
+            RegressionHead::new(d).map_err(|e| e.to_string())?,
+            tasks,
+        )
+        .map_err(|e| e.to_string())?;
+        all.extend(
+            fed.transfer(&identity, &HeadFit::Exact { ridge: s.ridge }, 0, Par::Seq)
+                .map_err(|e| e.to_string())?,
+        );
     }
     Ok(mean_std(&all).0)
 }
@@ -692,13 +758,27 @@ fn attack_claims(
 }
 
 /// Curves for the first two attacks and the table of final values for all attacks.
-fn curves_and_table(report: &mut Report, runs: &Runs, tag: &str, metric: &str, y: Scale, personal: &str) {
+fn curves_and_table(
+    report: &mut Report,
+    runs: &Runs,
+    tag: &str,
+    metric: &str,
+    y: Scale,
+    personal: &str,
+) {
     for (a, attack) in attacks().iter().enumerate().take(2) {
-        let mut plot = Plot::new(format!("{tag}: {metric} per round, {}", attack.name()), "round", metric)
-            .scales(Scale::Linear, y);
-        plot = plot.with(Series { dashed: true, ..Series::line("mean, no attack", runs.curve(None, Rule::Mean)) });
+        let mut plot =
+            Plot::new(format!("{tag}: {metric} per round, {}", attack.name()), "round", metric)
+                .scales(Scale::Linear, y);
+        plot = plot.with(Series {
+            dashed: true,
+            ..Series::line("mean, no attack", runs.curve(None, Rule::Mean))
+        });
         for rule in Rule::ALL {
-            plot = plot.with(Series::line(format!("{} under attack", rule.name()), runs.curve(Some(a), rule)));
+            plot = plot.with(Series::line(
+                format!("{} under attack", rule.name()),
+                runs.curve(Some(a), rule),
+            ));
         }
         report.plot(format!("{tag}_{}", attack.name().split('(').next().unwrap_or("attack")), plot);
     }
@@ -743,16 +823,29 @@ fn curves_and_table(report: &mut Report, runs: &Runs, tag: &str, metric: &str, y
 /// The MLP on label subsets: setup, runs, curves, table, transfer and claims.
 fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup) -> ExpResult<()> {
     let local = LocalUpdate { head: HeadFit::Sgd(s.head), rep: s.rep };
-    let build = |seed: u64, clients: usize, train: usize, test: usize, label: u64| -> CoreResult<Federation<Mlp, SoftmaxHead>> {
+    let build = |seed: u64,
+                 clients: usize,
+                 train: usize,
+                 test: usize,
+                 label: u64|
+     -> CoreResult<Federation<Mlp, SoftmaxHead>> {
         let base = rng::derive_seed(ctx.seed, 7000 + seed);
         let mix = GaussianMixture::new(s.dim, s.classes, s.separation, &mut rng::seeded(base))?;
-        let tasks = label_subset_tasks(&mix, clients, s.per_client, train, test, rng::derive_seed(base, label))?;
+        let tasks = label_subset_tasks(
+            &mix,
+            clients,
+            s.per_client,
+            train,
+            test,
+            rng::derive_seed(base, label),
+        )?;
         let net = Mlp::new(s.dim, &s.widths, s.activation)?;
         let k = net.output_dim();
         Federation::new(net, SoftmaxHead::new(k, s.classes)?, tasks)
     };
-    let feds: Vec<Federation<Mlp, SoftmaxHead>> =
-        (0..s.c.seeds).map(|seed| build(seed, s.c.clients, s.train, s.test, 1)).collect::<CoreResult<_>>()?;
+    let feds: Vec<Federation<Mlp, SoftmaxHead>> = (0..s.c.seeds)
+        .map(|seed| build(seed, s.c.clients, s.train, s.test, 1))
+        .collect::<CoreResult<_>>()?;
     let chance = 1.0 / s.per_client as f64;
     let runs = run_all(ctx, "mlp runs", keys(&s.c, attacks().len()), |key| {
         let fed = &feds[key.seed as usize];
@@ -794,7 +887,14 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
         every = s.c.every,
         seeds = s.c.seeds,
     ));
-    curves_and_table(report, &runs, "mlp", "accuracy", Scale::Linear, "accuracy after the final head refit");
+    curves_and_table(
+        report,
+        &runs,
+        "mlp",
+        "accuracy",
+        Scale::Linear,
+        "accuracy after the final head refit",
+    );
 
     let th = Thresholds { close: MLP_CLOSE, collapse: MLP_COLLAPSE, higher_is_better: true };
     attack_claims(report, claims, &runs, "mlp", "accuracy", &th);
@@ -819,14 +919,22 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
     let new_feds: Vec<Federation<Mlp, SoftmaxHead>> = (0..s.c.seeds)
         .map(|seed| build(seed, s.new_clients, max_shot, 200, 2))
         .collect::<CoreResult<_>>()?;
-    let names = ["phi from GM under attack", "phi from mean under attack", "phi from attack-free mean", "MLP from scratch", "softmax on raw x"];
+    let names = [
+        "phi from GM under attack",
+        "phi from mean under attack",
+        "phi from attack-free mean",
+        "MLP from scratch",
+        "softmax on raw x",
+    ];
     let mut t = Table::new(&std::iter::once("samples").chain(names).collect::<Vec<_>>());
     let mut pts: Vec<Vec<(f64, f64)>> = vec![Vec::new(); names.len()];
     let mut vals: Vec<Vec<Result<f64, String>>> = Vec::new();
     let fit = HeadFit::Sgd(s.transfer);
     for &m in &s.shots {
         let mut row_vals = Vec::new();
-        for (j, (attack, rule)) in [(Some(0), Rule::Gm), (Some(0), Rule::Mean), (None, Rule::Mean)].iter().enumerate() {
+        for (j, (attack, rule)) in
+            [(Some(0), Rule::Gm), (Some(0), Rule::Mean), (None, Rule::Mean)].iter().enumerate()
+        {
             let v = mlp_eval(&new_feds, m, |seed, fed| {
                 let rep = runs.rep(*attack, *rule, seed).ok_or("the source run failed")?;
                 fed.transfer(rep, &fit, seed, Par::Seq).map_err(|e| e.to_string())
@@ -836,16 +944,23 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
             }
             row_vals.push(v);
         }
-        let v = mlp_eval(&new_feds, m, |seed, fed| fed.from_scratch(&s.transfer, seed, Par::Seq).map_err(|e| e.to_string()));
+        let v = mlp_eval(&new_feds, m, |seed, fed| {
+            fed.from_scratch(&s.transfer, seed, Par::Seq).map_err(|e| e.to_string())
+        });
         if let Ok(x) = &v {
             pts[3].push((m as f64, *x));
         }
         row_vals.push(v);
         let v = mlp_eval(&new_feds, m, |seed, fed| {
             let d = s.dim;
-            let raw = Federation::new(LinearRep::new(d, d, false).map_err(|e| e.to_string())?, SoftmaxHead::new(d, s.classes).map_err(|e| e.to_string())?, fed.clients().to_vec())
-                .map_err(|e| e.to_string())?;
-            let identity: Vec<f64> = (0..d * d).map(|i| if i / d == i % d { 1.0 } else { 0.0 }).collect();
+            let raw = Federation::new(
+                LinearRep::new(d, d, false).map_err(|e| e.to_string())?,
+                SoftmaxHead::new(d, s.classes).map_err(|e| e.to_string())?,
+                fed.clients().to_vec(),
+            )
+            .map_err(|e| e.to_string())?;
+            let identity: Vec<f64> =
+                (0..d * d).map(|i| if i / d == i % d { 1.0 } else { 0.0 }).collect();
             raw.transfer(&identity, &fit, seed, Par::Seq).map_err(|e| e.to_string())
         });
         if let Ok(x) = &v {
@@ -871,8 +986,9 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
         b = s.transfer.batch,
     ));
     report.table("mlp_transfer", t);
-    let mut plot = Plot::new("MLP: new-client accuracy vs samples", "samples per new client", "test accuracy")
-        .scales(Scale::Log, Scale::Linear);
+    let mut plot =
+        Plot::new("MLP: new-client accuracy vs samples", "samples per new client", "test accuracy")
+            .scales(Scale::Log, Scale::Linear);
     for (name, p) in names.iter().zip(pts) {
         plot = plot.with(Series { markers: true, ..Series::line(*name, p) });
     }
@@ -883,7 +999,12 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
         match (&vals[i][0], &vals[i][3], &vals[i][4]) {
             (Ok(a), Ok(b), Ok(c)) => {
                 holds &= a > b && a > c;
-                ev.push(format!("m = {m}: {} vs scratch {} / raw {}", fmt_num(*a), fmt_num(*b), fmt_num(*c)));
+                ev.push(format!(
+                    "m = {m}: {} vs scratch {} / raw {}",
+                    fmt_num(*a),
+                    fmt_num(*b),
+                    fmt_num(*c)
+                ));
             }
             _ => holds = false,
         }
@@ -906,9 +1027,13 @@ where
 {
     let mut all = Vec::new();
     for (seed, fed) in new_feds.iter().enumerate() {
-        let tasks: Vec<Task<usize>> =
-            fed.clients().iter().map(|t| Task { train: t.train.head_rows(m), test: t.test.clone() }).collect();
-        let few = Federation::new(fed.rep().clone(), fed.head().clone(), tasks).map_err(|e| e.to_string())?;
+        let tasks: Vec<Task<usize>> = fed
+            .clients()
+            .iter()
+            .map(|t| Task { train: t.train.head_rows(m), test: t.test.clone() })
+            .collect();
+        let few = Federation::new(fed.rep().clone(), fed.head().clone(), tasks)
+            .map_err(|e| e.to_string())?;
         all.extend(f(seed as u64, &few)?);
     }
     Ok(mean_std(&all).0)

@@ -184,7 +184,9 @@ impl<Y: Copy> ClientWorkspace<Y> {
         } else {
             Err(Error::InvalidShape {
                 what: "client workspace",
-                detail: format!("built for other models or smaller clients ({rows} rows, batch {batch})"),
+                detail: format!(
+                    "built for other models or smaller clients ({rows} rows, batch {batch})"
+                ),
             })
         }
     }

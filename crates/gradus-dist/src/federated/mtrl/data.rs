@@ -128,7 +128,10 @@ pub fn linear_tasks(
     if k == 0 || k > d || d.checked_mul(k) != Some(b_star.len()) {
         return Err(Error::InvalidShape {
             what: "true basis",
-            detail: format!("need 1 <= k <= d and d * k entries, got d = {d}, k = {k}, {} entries", b_star.len()),
+            detail: format!(
+                "need 1 <= k <= d and d * k entries, got d = {d}, k = {k}, {} entries",
+                b_star.len()
+            ),
         });
     }
     if cfg.whiten && cfg.train < d {
@@ -138,9 +141,8 @@ pub fn linear_tasks(
         .map(|i| {
             let mut r = rng::stream(seed, i as u64);
             let w: Vec<f64> = (0..k).map(|_| normal(&mut r)).collect();
-            let beta: Vec<f64> = (0..d)
-                .map(|j| (0..k).map(|c| b_star[j * k + c] * w[c]).sum::<f64>())
-                .collect();
+            let beta: Vec<f64> =
+                (0..d).map(|j| (0..k).map(|c| b_star[j * k + c] * w[c]).sum::<f64>()).collect();
             let mut draw = |m: usize, whiten: bool| -> Result<Samples<f64>> {
                 let mut x: Vec<f64> = (0..m * d).map(|_| normal(&mut r)).collect();
                 if whiten {

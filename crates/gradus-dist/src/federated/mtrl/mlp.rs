@@ -63,7 +63,9 @@ impl Mlp {
         if input == 0 || widths.is_empty() || widths.contains(&0) {
             return Err(Error::InvalidShape {
                 what: "mlp widths",
-                detail: format!("need input >= 1 and at least one layer of width >= 1, got {input} -> {widths:?}"),
+                detail: format!(
+                    "need input >= 1 and at least one layer of width >= 1, got {input} -> {widths:?}"
+                ),
             });
         }
         let mut dims = vec![input];
@@ -108,7 +110,9 @@ impl Representation for Mlp {
     fn layout(&self) -> Result<Layout> {
         let mut l = Layout::new();
         for (i, p) in self.dims.windows(2).enumerate() {
-            l = l.matrix(&format!("W{}", i + 1), p[1], p[0])?.vector(&format!("b{}", i + 1), p[1])?;
+            l = l
+                .matrix(&format!("W{}", i + 1), p[1], p[0])?
+                .vector(&format!("b{}", i + 1), p[1])?;
         }
         Ok(l)
     }

@@ -60,7 +60,11 @@ impl<R: Representation, H: Head> Federation<R, H> {
         if clients.is_empty() {
             return Err(Error::InvalidShape { what: "federation", detail: "no clients".into() });
         }
-        validate::same_len("head input (representation output)", rep.output_dim(), head.input_dim())?;
+        validate::same_len(
+            "head input (representation output)",
+            rep.output_dim(),
+            head.input_dim(),
+        )?;
         for t in &clients {
             for s in [&t.train, &t.test] {
                 s.validate()?;
@@ -68,8 +72,7 @@ impl<R: Representation, H: Head> Federation<R, H> {
                 head.check_targets(&s.y)?;
             }
         }
-        let max_rows =
-            clients.iter().map(|t| t.train.len().max(t.test.len())).max().unwrap_or(0);
+        let max_rows = clients.iter().map(|t| t.train.len().max(t.test.len())).max().unwrap_or(0);
         Ok(Federation { rep, head, clients, max_rows })
     }
 
@@ -303,7 +306,8 @@ impl<'a, R: Representation, H: Head> Mtrl<'a, R, H> {
         }
         let (fed, cfg) = (self.fed, &self.cfg);
         let (rep_model, head) = (&fed.rep, &fed.head);
-        let (n, q, p, hp) = (fed.clients.len(), cfg.participants, rep_model.num_params(), head.num_params());
+        let (n, q, p, hp) =
+            (fed.clients.len(), cfg.participants, rep_model.num_params(), head.num_params());
 
         // Participants: a fresh shuffle of 0..n from the round's sampling stream.
         self.order.clear();
@@ -333,7 +337,11 @@ impl<'a, R: Representation, H: Head> Mtrl<'a, R, H> {
             );
         };
         if cfg.par.is_parallel() {
-            self.uploads.par_chunks_mut(p).zip(self.slots.par_iter_mut()).enumerate().for_each(work);
+            self.uploads
+                .par_chunks_mut(p)
+                .zip(self.slots.par_iter_mut())
+                .enumerate()
+                .for_each(work);
         } else {
             self.uploads.chunks_mut(p).zip(self.slots.iter_mut()).enumerate().for_each(work);
         }
@@ -346,7 +354,9 @@ impl<'a, R: Representation, H: Head> Mtrl<'a, R, H> {
         let byz: Vec<usize> = (0..q).filter(|&s| self.byzantine[self.participants[s]]).collect();
         if !byz.is_empty() {
             let honest: Vec<usize> = (0..q)
-                .filter(|&s| !self.byzantine[self.participants[s]] && unfit.binary_search(&s).is_err())
+                .filter(|&s| {
+                    !self.byzantine[self.participants[s]] && unfit.binary_search(&s).is_err()
+                })
                 .collect();
             let gather = |buf: &mut Vec<f64>, rows: &[usize], uploads: &[f64]| {
                 buf.clear();
@@ -370,7 +380,8 @@ impl<'a, R: Representation, H: Head> Mtrl<'a, R, H> {
             }
         }
 
-        let agg = cfg.aggregator.aggregate(Updates::new(&self.uploads, q, p)?, cfg.policy, cfg.par)?;
+        let agg =
+            cfg.aggregator.aggregate(Updates::new(&self.uploads, q, p)?, cfg.policy, cfg.par)?;
         let step_norm = agg.vector.iter().map(|v| v * v).sum::<f64>().sqrt();
         let mut next = agg.vector;
         next.iter_mut().zip(&self.rep).for_each(|(v, r)| *v += r);

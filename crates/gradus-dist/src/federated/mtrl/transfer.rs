@@ -15,7 +15,13 @@ impl<R: Representation, H: Head> Federation<R, H> {
     /// the representation frozen at `rep_params` (client `i` shuffles with
     /// `rng::stream(seed, i)`). Errors on a representation of the wrong length or with
     /// non-finite entries, or invalid `fit` settings.
-    pub fn transfer(&self, rep_params: &[f64], fit: &HeadFit, seed: u64, par: Par) -> Result<Vec<f64>> {
+    pub fn transfer(
+        &self,
+        rep_params: &[f64],
+        fit: &HeadFit,
+        seed: u64,
+        par: Par,
+    ) -> Result<Vec<f64>> {
         validate::same_len("representation parameters", self.rep().num_params(), rep_params.len())?;
         validate::all_finite("representation parameters", rep_params)?;
         fit.validate()?;
@@ -26,7 +32,16 @@ impl<R: Representation, H: Head> Federation<R, H> {
         self.per_client(batch, par, |c, ws, head_params| {
             let task = &self.clients()[c];
             let mut r = rng::stream(seed, c as u64);
-            fit_head(self.rep(), self.head(), rep_params, &task.train, fit, head_params, ws, &mut r)?;
+            fit_head(
+                self.rep(),
+                self.head(),
+                rep_params,
+                &task.train,
+                fit,
+                head_params,
+                ws,
+                &mut r,
+            )?;
             score(self.rep(), self.head(), rep_params, head_params, &task.test, ws)
         })
     }
@@ -42,7 +57,17 @@ impl<R: Representation, H: Head> Federation<R, H> {
             let mut rep_params = vec![0.0; self.rep().num_params()];
             self.rep().init(&mut r, &mut rep_params)?;
             let (rep, head) = (self.rep(), self.head());
-            sgd_epochs(rep, head, &mut rep_params, head_params, true, &task.train, sgd, ws, &mut r)?;
+            sgd_epochs(
+                rep,
+                head,
+                &mut rep_params,
+                head_params,
+                true,
+                &task.train,
+                sgd,
+                ws,
+                &mut r,
+            )?;
             score(rep, head, &rep_params, head_params, &task.test, ws)
         })
     }
@@ -54,8 +79,9 @@ impl<R: Representation, H: Head> Federation<R, H> {
         F: Fn(usize, &mut ClientWorkspace<H::Target>, &mut [f64]) -> Result<f64> + Sync,
     {
         let hp = self.head().num_params();
-        let new_ws =
-            || (ClientWorkspace::new(self.rep(), self.head(), self.max_rows(), batch), vec![0.0; hp]);
+        let new_ws = || {
+            (ClientWorkspace::new(self.rep(), self.head(), self.max_rows(), batch), vec![0.0; hp])
+        };
         let one = |(ws, h): &mut (ClientWorkspace<H::Target>, Vec<f64>), c: usize| {
             h.iter_mut().for_each(|v| *v = 0.0);
             f(c, ws, h)
