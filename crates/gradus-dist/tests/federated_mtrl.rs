@@ -196,6 +196,16 @@ proptest! {
         let from_angles = angles.iter().map(|t| t.sin().powi(2)).sum::<f64>().sqrt();
         prop_assert!((dab - from_angles).abs() < 1e-10);
         prop_assert!(subspace_distance(&a, &a, d, k).unwrap() < 1e-12);
+        // Orthonormalisation: Q^T Q = I, and Q spans the same subspace as the input.
+        let mut q = a.clone();
+        orthonormalize(&mut q, d, k).unwrap();
+        for i in 0..k {
+            for j in 0..k {
+                let g: f64 = (0..d).map(|r| q[r * k + i] * q[r * k + j]).sum();
+                prop_assert!((g - f64::from(i == j)).abs() < 1e-13);
+            }
+        }
+        prop_assert!(subspace_distance(&a, &q, d, k).unwrap() < 1e-9);
     }
 }
 

@@ -1,7 +1,7 @@
 //! `br-mtrl`: paper 09 (Le and Moothedath 2025), Byzantine-resilient federated multi-task
 //! representation learning. Two synthetic stand-ins (spec §3): the linear multi-task model
 //! `y = theta_i^T B^T x` (metric: principal-angle distance to the true subspace) and a small
-//! ReLU network on non-IID label subsets of a Gaussian mixture (metric: personalised test
+//! tanh network on non-IID label subsets of a Gaussian mixture (metric: personalised test
 //! accuracy). Curves over rounds for the mean without attack and the mean, the geometric
 //! median and Krum under attack; the attack suite's final metrics; and transfer of the
 //! learned representation to new clients with few samples against training from scratch.
@@ -104,6 +104,7 @@ struct LinearSetup {
     lr: f64,
     ridge: f64,
     new_clients: usize,
+    new_test: usize,
     shots: Vec<usize>,
 }
 
@@ -121,6 +122,7 @@ struct MlpSetup {
     head: LocalSgd,
     rep: LocalSgd,
     new_clients: usize,
+    new_test: usize,
     shots: Vec<usize>,
     transfer: LocalSgd,
 }
@@ -138,7 +140,7 @@ struct RunOut {
     majority: usize,
 }
 
-/// How a run is identified: `None` attack is the attack-free mean.
+/// How a run is identified (`attack: None` is the rule's attack-free run).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Key {
     attack: Option<usize>,
@@ -231,6 +233,7 @@ fn keys(c: &Common, attacks: usize) -> Vec<Key> {
 struct Runs {
     keys: Vec<Key>,
     outs: Vec<Result<RunOut, String>>,
+    rounds: usize,
 }
 
 impl Runs {
@@ -243,14 +246,25 @@ impl Runs {
             .collect()
     }
 
-    fn ends(&self, attack: Option<usize>, rule: Rule) -> Vec<RunEnd> {
-        self.get(attack, rule)
-            .into_iter()
-            .map(|o| match o {
-                Ok(r) => r.end.clone(),
-                Err(e) => RunEnd::Failed(e.clone()),
-            })
-            .collect()
+    /// How the seed-averaged run of (attack, rule) ended: the claims compare seed means, so
+    /// the plateau test applies to the seed-averaged curve (a failed seed fails it).
+    fn end(&self, attack: Option<usize>, rule: Rule) -> RunEnd {
+        if let Some(Err(e)) = self.get(attack, rule).into_iter().find(|o| o.is_err()) {
+            return RunEnd::Failed(e.clone());
+        }
+        let values: Vec<f64> = self.curve(attack, rule).iter().map(|p| p.1).collect();
+        if plateaued(&values, PLATEAU_TOL) {
+            RunEnd::Converged { steps: self.rounds as u64 }
+        } else {
+            RunEnd::HitCap { cap: self.rounds as u64 }
+        }
+    }
+
+    /// `settled / seeds`: seeds whose own curve passed the plateau test.
+    fn settled(&self, attack: Option<usize>, rule: Rule) -> String {
+        let all = self.get(attack, rule);
+        let ok = all.iter().filter(|o| matches!(o, Ok(r) if r.end.converged())).count();
+        format!("{ok} / {}", all.len())
     }
 
     /// Mean over seeds of `f`, or the first error.
@@ -313,7 +327,7 @@ impl Runs {
     }
 }
 
-fn run_all<F>(ctx: &Ctx, what: &str, keys: Vec<Key>, f: F) -> Runs
+fn run_all<F>(ctx: &Ctx, what: &str, rounds: usize, keys: Vec<Key>, f: F) -> Runs
 where
     F: Fn(Key) -> CoreResult<RunOut> + Sync,
 {
@@ -327,7 +341,7 @@ where
         })
         .collect();
     bar.finish_and_clear();
-    Runs { keys, outs }
+    Runs { keys, outs, rounds }
 }
 
 pub fn run(ctx: &Ctx) -> ExpResult<Report> {
@@ -336,15 +350,17 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
         "BR-MTRL: Byzantine-resilient multi-task representation learning, linear and MLP stand-ins (paper 09)",
     );
     let start = std::time::Instant::now();
+    // Federation size, participation and Byzantine fraction are shared by both models.
+    let common = |rounds, every, seeds| Common {
+        clients: 50,
+        participants: 10,
+        byzantine: 0.2,
+        rounds,
+        every,
+        seeds,
+    };
     let lin = LinearSetup {
-        c: Common {
-            clients: 50,
-            participants: 10,
-            byzantine: 0.2,
-            rounds: ctx.pick(400, 600),
-            every: 10,
-            seeds: ctx.pick(3, 10),
-        },
+        c: common(ctx.pick(400, 600), 10, ctx.pick(3, 10)),
         d: 20,
         k: 3,
         train: 30,
@@ -353,18 +369,12 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
         lr: 0.5,
         ridge: 1e-4,
         new_clients: ctx.pick(10, 20),
+        new_test: 200,
         shots: vec![2, 3, 5, 10, 20, 40],
     };
     let sgd = |epochs, lr| LocalSgd { epochs, lr, momentum: 0.9, batch: 10 };
     let mlp = MlpSetup {
-        c: Common {
-            clients: 50,
-            participants: 10,
-            byzantine: 0.2,
-            rounds: ctx.pick(60, 150),
-            every: 5,
-            seeds: ctx.pick(2, 5),
-        },
+        c: common(ctx.pick(60, 150), 5, ctx.pick(2, 5)),
         dim: 64,
         classes: 10,
         separation: 0.35,
@@ -376,6 +386,7 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
         head: sgd(10, 0.1),
         rep: sgd(1, 0.5),
         new_clients: ctx.pick(10, 20),
+        new_test: 200,
         shots: vec![3, 6, 12, 24, 48],
         transfer: LocalSgd { epochs: 100, lr: 0.05, momentum: 0.9, batch: 8 },
     };
@@ -395,6 +406,11 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
 
 fn intro(report: &mut Report, lin: &LinearSetup, mlp: &MlpSetup) {
     let names: Vec<String> = attacks().iter().map(|a| a.name()).collect();
+    let gm = Weiszfeld::default();
+    let f = match Rule::Krum.aggregator(lin.c.participants) {
+        Aggregator::Krum(k) => k.f,
+        _ => 0,
+    };
     report.text(format!(
         "Paper 09 trains a shared representation phi (all layers but the last) and a personal \
          head per client; per round, sampled clients fit their head with phi frozen, then run \
@@ -411,16 +427,17 @@ fn intro(report: &mut Report, lin: &LinearSetup, mlp: &MlpSetup) {
          holds a random number of them). Clients upload the change `phi_i - phi^t`; for the \
          mean, the GM and Krum this equals aggregating the estimates `phi_i` (all three are \
          translation equivariant), and the attacks act on the update as the attack suite \
-         defines them: Gaussian noise `phi_i + sigma N(0, I)` is the paper's attack \
-         (sigma is not given; 1 and 10 here), a sign flip of the update with scale 1 only \
-         slows the mean down, so scale 10 is shown too. GM: smoothed Weiszfeld (nu = 1e-6, \
-         relative tolerance 1e-10). Krum: f = {f} (the largest with {q} > 2f + 2; the number of \
-         attackers per round varies). Attacks: {atk}. The data-side label flip is left out: \
+         defines them: Gaussian noise `phi_i + sigma N(0, I)` is the paper's attack (its \
+         sigma is not given; two values are run), a sign flip of the update at scale 1 only \
+         slows the mean down, so a larger scale is run too. GM: smoothed Weiszfeld (nu = \
+         {nu}, relative tolerance {gtol}, at most {gmax} iterations). Krum: f = {f} (the \
+         largest with {q} > 2f + 2; the number of attackers per round varies). Attacks: {atk}. The data-side label flip is left out: \
          with personal heads a permuted label set is just another task. Curves are averaged \
-         over seeds; a run's final value is the mean of its last {TAIL} evaluations, and it \
-         counts as converged when the mean of its last quarter of evaluations is within \
-         max({tol}, 3 standard errors) of the quarter before (in distance or accuracy), \
-         otherwise it is reported as not converged. The claims compare each rule under \
+         over seeds; a run's final value is the mean of its last {TAIL} evaluations \
+         (averaged over seeds in the tables), and a seed-averaged curve counts as converged \
+         when the mean of its last quarter of evaluations is within max({tol}, 3 standard \
+         errors) of the quarter before (in distance or accuracy), otherwise it is reported as \
+         not converged; the tables also count the seeds whose own curve passes that test. The claims compare each rule under \
          attack with the attack-free mean (FedAvg-style), the paper's reference.",
         pc = mlp.per_client,
         cl = mlp.classes,
@@ -428,7 +445,9 @@ fn intro(report: &mut Report, lin: &LinearSetup, mlp: &MlpSetup) {
         q = lin.c.participants,
         part = fmt_num(lin.c.participants as f64 / lin.c.clients as f64),
         byz = 100.0 * lin.c.byzantine,
-        f = lin.c.participants.saturating_sub(3) / 2,
+        nu = fmt_num(gm.nu),
+        gtol = fmt_num(gm.tol),
+        gmax = gm.max_iter,
         atk = names.join(", "),
         tol = fmt_num(PLATEAU_TOL),
     ));
@@ -459,7 +478,7 @@ fn linear_section(
         })
         .collect::<CoreResult<_>>()?;
     let worst = (k as f64).sqrt();
-    let runs = run_all(ctx, "linear runs", keys(&s.c, attacks().len()), |key| {
+    let runs = run_all(ctx, "linear runs", s.c.rounds, keys(&s.c, attacks().len()), |key| {
         let (b_star, fed) = &feds[key.seed as usize];
         let metric = |m: &Mtrl<'_, LinearRep, RegressionHead>| {
             subspace_distance(b_star, m.representation(), d, k)
@@ -472,16 +491,18 @@ fn linear_section(
         "## Linear multi-task model\n\n`y = x^T B* w_i + {noise} N(0, 1)` with `B*` a random \
          orthonormal {d} x {k} basis, heads `w_i ~ N(0, I_{k})`, `x ~ N(0, I_{d})`, {train} \
          training and {test} test rows per client. Local update: the head by ridge least \
-         squares (ridge {ridge}) with B frozen, then one full-batch gradient step on B \
+         squares (ridge {ridge}) with B frozen, then {ep} full-batch gradient step(s) on B \
          (lr {lr}, spec: `tau_phi = 1`); the server re-orthonormalises B by QR after every \
          aggregation. {rounds} rounds, evaluated every {every}, {seeds} seeds. Metric: the \
          principal-angle distance `|(I - B* B*^T) Q(B)|_F` (0 = the true subspace, sqrt({k}) = \
-         orthogonal; a random subspace sits near 1.6).",
+         orthogonal; a uniformly random subspace sits near sqrt(k (d - k) / d) = {rand}).",
         noise = fmt_num(s.noise),
         train = s.train,
         test = s.test,
         ridge = fmt_num(s.ridge),
         lr = fmt_num(s.lr),
+        ep = local.rep.epochs,
+        rand = fmt_num((k as f64 * (d - k) as f64 / d as f64).sqrt()),
         rounds = s.c.rounds,
         every = s.c.every,
         seeds = s.c.seeds,
@@ -548,9 +569,10 @@ fn linear_section(
         "### Transfer to new clients\n\n{} new clients per seed with the same B* fit only a \
          head (ridge {}) on m samples with B frozen; the scratch baseline is ridge regression \
          on the raw {d}-dimensional x with the same ridge (the single-task estimator). Test MSE \
-         on 200 rows each (the noise floor is {}).",
+         on {} rows each (the noise floor is {}).",
         s.new_clients,
         fmt_num(s.ridge),
+        s.new_test,
         fmt_num(s.noise * s.noise),
     ));
     report.table("linear_transfer", t);
@@ -576,7 +598,7 @@ fn linear_section(
             _ => holds = false,
         }
     }
-    let ends = runs.ends(Some(0), Rule::Gm);
+    let ends = [runs.end(Some(0), Rule::Gm)];
     claims.push(Claim::judge(
         "linear-transfer",
         format!("Linear model: a head on the B learned by GM under attack beats ridge on raw x for new clients with fewer than {} samples", d / 2),
@@ -597,7 +619,7 @@ fn linear_new_clients(
 ) -> CoreResult<Vec<Task<f64>>> {
     let cfg = LinearTasks {
         train: *s.shots.iter().max().unwrap_or(&m),
-        test: 200,
+        test: s.new_test,
         noise: s.noise,
         whiten: false,
     };
@@ -688,8 +710,7 @@ fn attack_claims(
             (Ok(_), Ok(m)) => *m > th.collapse,
             _ => false,
         };
-        let mut ends = runs.ends(None, Rule::Mean);
-        ends.extend(runs.ends(Some(a), Rule::Mean));
+        let ends = [runs.end(None, Rule::Mean), runs.end(Some(a), Rule::Mean)];
         let statement = if th.higher_is_better {
             format!("{tag}, {name}: the mean loses more than {} {metric}", fmt_num(th.collapse))
         } else {
@@ -710,9 +731,7 @@ fn attack_claims(
                 (Ok(cl), Ok(x)) => *x <= cl + th.close,
                 _ => false,
             };
-            let mut ends = runs.ends(None, Rule::Mean);
-            ends.extend(runs.ends(Some(a), rule));
-            ends.extend(runs.ends(None, rule));
+            let ends = [runs.end(None, Rule::Mean), runs.end(Some(a), rule)];
             claims.push(Claim::judge(
                 format!("{tag}-{id}-{}", a + 1),
                 format!(
@@ -752,6 +771,21 @@ fn attack_claims(
             rule.name(),
             fmt_num(own),
             fmt_num(th.close)
+        ));
+    }
+    if let (Ok(cl), Ok(kr), Ok(kra)) =
+        (&clean, runs.mean(None, Rule::Krum, last), runs.mean(Some(0), Rule::Krum, last))
+    {
+        lines.push(format!(
+            "- Krum against the attack-free mean: {} without attack vs {} for the mean, and {} \
+             under {}. Krum keeps one client's update per round, so each round moves the \
+             representation by one non-IID client's step; the geometric median and the mean \
+             combine all of them. Where Krum's own attack-free run differs from the mean's, the \
+             gap is this selection, not the attack.",
+            fmt_num(kr),
+            fmt_num(*cl),
+            fmt_num(kra),
+            attacks()[0].name()
         ));
     }
     report.text(format!("Reading the {tag} table (computed from it):\n\n{}", lines.join("\n")));
@@ -808,13 +842,18 @@ fn curves_and_table(
     report.table(format!("{tag}_final"), t);
     report.text(format!("### Final {personal}"));
     report.table(format!("{tag}_personal"), t2);
-    let mut ends = Table::new(&["attack", "rule", "run ends (per seed)"]);
-    let fmt = |v: Vec<RunEnd>| v.iter().map(RunEnd::cell).collect::<Vec<_>>().join(", ");
+    let mut ends =
+        Table::new(&["attack", "rule", "seed-averaged run", "seeds settled on their own"]);
     let rows = std::iter::once(None).chain((0..attacks().len()).map(Some));
     let names = std::iter::once("none".to_string()).chain(attacks().into_iter().map(|a| a.name()));
     for (a, name) in rows.zip(names) {
         for rule in Rule::ALL {
-            ends.row([name.clone(), rule.name().into(), fmt(runs.ends(a, rule))]);
+            ends.row([
+                name.clone(),
+                rule.name().into(),
+                runs.end(a, rule).cell(),
+                runs.settled(a, rule),
+            ]);
         }
     }
     report.table(format!("{tag}_run_ends"), ends);
@@ -847,7 +886,7 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
         .map(|seed| build(seed, s.c.clients, s.train, s.test, 1))
         .collect::<CoreResult<_>>()?;
     let chance = 1.0 / s.per_client as f64;
-    let runs = run_all(ctx, "mlp runs", keys(&s.c, attacks().len()), |key| {
+    let runs = run_all(ctx, "mlp runs", s.c.rounds, keys(&s.c, attacks().len()), |key| {
         let fed = &feds[key.seed as usize];
         let metric = |m: &Mtrl<'_, Mlp, SoftmaxHead>| m.evaluate().map(|e| e.mean);
         let cfg = config(&s.c, local, HeadFit::Sgd(s.head), key, ctx.seed);
@@ -901,8 +940,7 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
     let gm = runs.mean(Some(0), Rule::Gm, |r| r.last);
     let krum = runs.mean(Some(0), Rule::Krum, |r| r.last);
     let holds = matches!((&gm, &krum), (Ok(g), Ok(kr)) if kr >= g);
-    let mut ends = runs.ends(Some(0), Rule::Gm);
-    ends.extend(runs.ends(Some(0), Rule::Krum));
+    let ends = [runs.end(Some(0), Rule::Gm), runs.end(Some(0), Rule::Krum)];
     claims.push(Claim::judge(
         "mlp-krum-vs-gm",
         format!(
@@ -917,7 +955,7 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
     // Transfer to new clients.
     let max_shot = *s.shots.iter().max().unwrap_or(&1);
     let new_feds: Vec<Federation<Mlp, SoftmaxHead>> = (0..s.c.seeds)
-        .map(|seed| build(seed, s.new_clients, max_shot, 200, 2))
+        .map(|seed| build(seed, s.new_clients, max_shot, s.new_test, 2))
         .collect::<CoreResult<_>>()?;
     let names = [
         "phi from GM under attack",
@@ -974,12 +1012,13 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
     }
     report.text(format!(
         "### Transfer to new clients\n\n{n} new clients per seed (the same mixture, their own \
-         {pc}-class subsets, 200 test rows) with m training rows. A head is fitted from zero \
+         {pc}-class subsets, {nt} test rows) with m training rows. A head is fitted from zero \
          with phi frozen ({e} epochs of SGD, lr {lr}, momentum {mo}, batch {b}); the scratch \
          baselines train the same network from a random initialisation with the same budget, \
          or a softmax regression on raw x (a head on the identity representation).",
         n = s.new_clients,
         pc = s.per_client,
+        nt = s.new_test,
         e = s.transfer.epochs,
         lr = fmt_num(s.transfer.lr),
         mo = fmt_num(s.transfer.momentum),
@@ -1009,7 +1048,7 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
             _ => holds = false,
         }
     }
-    let ends = runs.ends(Some(0), Rule::Gm);
+    let ends = [runs.end(Some(0), Rule::Gm)];
     claims.push(Claim::judge(
         "mlp-transfer",
         format!("MLP: with {} samples or fewer, a head on the phi learned by GM under attack beats the network from scratch and softmax on raw x", few.last().copied().unwrap_or(0)),
