@@ -56,6 +56,15 @@ impl Rule {
         }
     }
 
+    /// Legend label.
+    fn short(self) -> &'static str {
+        match self {
+            Rule::Mean => "mean",
+            Rule::Gm => "GM",
+            Rule::Krum => "Krum",
+        }
+    }
+
     /// Krum is told the largest `f` its precondition allows for `q` uploads: the number of
     /// Byzantine participants varies from round to round.
     fn aggregator(self, q: usize) -> Aggregator {
@@ -583,7 +592,8 @@ fn linear_section(
     )
     .scales(Scale::Log, Scale::Log);
     for (name, pts) in curves {
-        plot = plot.with(Series { markers: true, ..Series::line(name, pts) });
+        let short = name.replace("B from ", "B: ").replace(" under attack", ", attacked");
+        plot = plot.with(Series { markers: true, ..Series::line(short, pts) });
     }
     report.plot("linear_transfer", plot);
     let few: Vec<usize> = s.shots.iter().copied().filter(|&m| m < d / 2).collect();
@@ -810,7 +820,7 @@ fn curves_and_table(
         });
         for rule in Rule::ALL {
             plot = plot.with(Series::line(
-                format!("{} under attack", rule.name()),
+                format!("{}, attacked", rule.short()),
                 runs.curve(Some(a), rule),
             ));
         }
@@ -1029,7 +1039,8 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
         Plot::new("MLP: new-client accuracy vs samples", "samples per new client", "test accuracy")
             .scales(Scale::Log, Scale::Linear);
     for (name, p) in names.iter().zip(pts) {
-        plot = plot.with(Series { markers: true, ..Series::line(*name, p) });
+        let short = name.replace("phi from ", "phi: ").replace(" under attack", ", attacked");
+        plot = plot.with(Series { markers: true, ..Series::line(short, p) });
     }
     report.plot("mlp_transfer", plot);
     let few = &s.shots[..2.min(s.shots.len())];
