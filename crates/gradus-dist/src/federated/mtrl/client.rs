@@ -310,8 +310,10 @@ pub(crate) fn sgd_epochs<R: Representation, H: Head>(
     let (d, k, m) = (rep.input_dim(), rep.output_dim(), s.len());
     let (cache_row, scratch_row) = (rep.cache_per_row(), rep.scratch_per_row());
     let c = sgd.consts();
-    ws.m_rep.iter_mut().for_each(|v| *v = 0.0);
-    ws.m_head.iter_mut().for_each(|v| *v = 0.0);
+    if sgd.momentum > 0.0 {
+        ws.m_rep.iter_mut().for_each(|v| *v = 0.0);
+        ws.m_head.iter_mut().for_each(|v| *v = 0.0);
+    }
     for _ in 0..sgd.epochs {
         for idx in shuffled(&mut ws.order, m, rng).chunks(sgd.batch) {
             let rows = idx.len();

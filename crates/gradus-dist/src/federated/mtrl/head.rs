@@ -2,7 +2,9 @@
 //! 09 §1: the final layer, which never leaves the client). A head's loss is the mean over a
 //! batch of rows of features `z` (row-major `rows x k`) and targets `y`.
 
-use gradus_core::{Error, Result, validate::same_len};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef};
+use gradus_core::{Error, Par, Result, validate::same_len};
 
 /// What a head's [`Head::score`] sums per row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,19 +187,27 @@ impl Head for RegressionHead {
     ) -> Result<()> {
         gradus_core::validate::non_negative("ridge", ridge)?;
         check(self, head, z, y.len(), scratch)?;
-        let k = self.k;
-        let inv = 1.0 / y.len().max(1) as f64;
+        let (k, m) = (self.k, y.len());
+        let inv = 1.0 / m.max(1) as f64;
         let (a, rhs) = scratch[..k * (k + 1)].split_at_mut(k * k);
-        a.iter_mut().for_each(|v| *v = 0.0);
-        rhs.iter_mut().for_each(|v| *v = 0.0);
-        for (zr, &yr) in z.chunks_exact(k).zip(y) {
-            for i in 0..k {
-                rhs[i] += inv * zr[i] * yr;
-                for j in 0..=i {
-                    a[i * k + j] += inv * zr[i] * zr[j];
-                }
-            }
-        }
+        // A = Z^T Z / m (the lower triangle is what the factorisation reads), b = Z^T y / m.
+        let zm = MatRef::from_row_major_slice(z, m, k);
+        matmul(
+            MatMut::from_row_major_slice_mut(a, k, k),
+            Accum::Replace,
+            zm.transpose(),
+            zm,
+            inv,
+            faer::Par::Seq,
+        );
+        matmul(
+            MatMut::from_column_major_slice_mut(rhs, k, 1),
+            Accum::Replace,
+            zm.transpose(),
+            MatRef::from_column_major_slice(y, m, 1),
+            inv,
+            faer::Par::Seq,
+        );
         for i in 0..k {
             a[i * k + i] += ridge;
         }
@@ -212,8 +222,13 @@ impl Head for RegressionHead {
 /// are the heads' `k x k` normal equations, solved inside every client update, so the
 /// factorisation works on the client's flat scratch buffer.
 fn cholesky_solve(a: &mut [f64], b: &mut [f64], k: usize) -> Result<()> {
+    // Row-major lower triangle: the sums over `p < j` are dot products of contiguous row
+    // prefixes (SIMD `dot`, a fixed operation order).
+    let row_dot = |a: &[f64], i: usize, j: usize, len: usize| {
+        gradus_kernels::dot(Par::Seq, &a[i * k..i * k + len], &a[j * k..j * k + len])
+    };
     for j in 0..k {
-        let s = a[j * k + j] - (0..j).map(|p| a[j * k + p].powi(2)).sum::<f64>();
+        let s = a[j * k + j] - row_dot(a, j, j, j)?;
         if s.is_nan() || s <= 0.0 {
             return Err(Error::NotPositiveDefinite {
                 detail: format!("normal equations of the head fit: pivot {j} is {s:e}"),
@@ -222,12 +237,13 @@ fn cholesky_solve(a: &mut [f64], b: &mut [f64], k: usize) -> Result<()> {
         let l = s.sqrt();
         a[j * k + j] = l;
         for i in j + 1..k {
-            let t = a[i * k + j] - (0..j).map(|p| a[i * k + p] * a[j * k + p]).sum::<f64>();
+            let t = a[i * k + j] - row_dot(a, i, j, j)?;
             a[i * k + j] = t / l;
         }
     }
     for i in 0..k {
-        b[i] = (b[i] - (0..i).map(|p| a[i * k + p] * b[p]).sum::<f64>()) / a[i * k + i];
+        let t = gradus_kernels::dot(Par::Seq, &a[i * k..i * k + i], &b[..i])?;
+        b[i] = (b[i] - t) / a[i * k + i];
     }
     for i in (0..k).rev() {
         b[i] = (b[i] - (i + 1..k).map(|p| a[p * k + i] * b[p]).sum::<f64>()) / a[i * k + i];

@@ -153,6 +153,8 @@ struct Slot<Y> {
     ws: ClientWorkspace<Y>,
     head: Vec<f64>,
     result: Result<()>,
+    /// Whether the honest upload is finite (checked by the client while it is in cache).
+    finite: bool,
 }
 
 /// A BR-MTRL run: the global representation, every client's head, and the buffers of a
@@ -236,6 +238,7 @@ impl<'a, R: Representation, H: Head> Mtrl<'a, R, H> {
                 ws: ClientWorkspace::for_update(rep_model, head, fed.max_rows, &cfg.local),
                 head: vec![0.0; head.num_params()],
                 result: Ok(()),
+                finite: true,
             })
             .collect();
         Ok(Mtrl {
@@ -335,6 +338,7 @@ impl<'a, R: Representation, H: Head> Mtrl<'a, R, H> {
                 &mut slot.ws,
                 &mut r,
             );
+            slot.finite = gradus_kernels::grad_stats(Par::Seq, upload).all_finite;
         };
         if cfg.par.is_parallel() {
             self.uploads
@@ -350,7 +354,7 @@ impl<'a, R: Representation, H: Head> Mtrl<'a, R, H> {
         }
 
         // Uploads that were already non-finite before any attack (their heads are not kept).
-        let unfit = Updates::new(&self.uploads, q, p)?.non_finite_rows(cfg.par);
+        let unfit: Vec<usize> = (0..q).filter(|&s| !self.slots[s].finite).collect();
         let byz: Vec<usize> = (0..q).filter(|&s| self.byzantine[self.participants[s]]).collect();
         if !byz.is_empty() {
             let honest: Vec<usize> = (0..q)
