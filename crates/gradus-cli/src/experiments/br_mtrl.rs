@@ -356,7 +356,8 @@ where
 pub fn run(ctx: &Ctx) -> ExpResult<Report> {
     let mut report = Report::new(
         "br-mtrl",
-        "BR-MTRL: Byzantine-resilient multi-task representation learning, linear and MLP stand-ins (paper 09)",
+        "BR-MTRL: Byzantine-resilient multi-task representation learning, linear and MLP \
+         stand-ins (paper 09)",
     );
     let start = std::time::Instant::now();
     // Federation size, participation and Byzantine fraction are shared by both models.
@@ -440,14 +441,16 @@ fn intro(report: &mut Report, lin: &LinearSetup, mlp: &MlpSetup) {
          sigma is not given; two values are run), a sign flip of the update at scale 1 only \
          slows the mean down, so a larger scale is run too. GM: smoothed Weiszfeld (nu = \
          {nu}, relative tolerance {gtol}, at most {gmax} iterations). Krum: f = {f} (the \
-         largest with {q} > 2f + 2; the number of attackers per round varies). Attacks: {atk}. The data-side label flip is left out: \
-         with personal heads a permuted label set is just another task. Curves are averaged \
+         largest with {q} > 2f + 2; the number of attackers per round varies). Attacks: \
+         {atk}. The data-side label flip is left out: with personal heads a permuted label \
+         set is just another task. Curves are averaged \
          over seeds; a run's final value is the mean of its last {TAIL} evaluations \
          (averaged over seeds in the tables), and a seed-averaged curve counts as converged \
          when the mean of its last quarter of evaluations is within max({tol}, 3 standard \
          errors) of the quarter before (in distance or accuracy), otherwise it is reported as \
-         not converged; the tables also count the seeds whose own curve passes that test. The claims compare each rule under \
-         attack with the attack-free mean (FedAvg-style), the paper's reference.",
+         not converged; the tables also count the seeds whose own curve passes that test. \
+         The claims compare each rule under attack with the attack-free mean (FedAvg-style), \
+         the paper's reference.",
         pc = mlp.per_client,
         cl = mlp.classes,
         n = lin.c.clients,
@@ -611,7 +614,11 @@ fn linear_section(
     let ends = [runs.end(Some(0), Rule::Gm)];
     claims.push(Claim::judge(
         "linear-transfer",
-        format!("Linear model: a head on the B learned by GM under attack beats ridge on raw x for new clients with fewer than {} samples", d / 2),
+        format!(
+            "Linear model: a head on the B learned by GM under attack beats ridge on raw x \
+             for new clients with fewer than {} samples",
+            d / 2
+        ),
         &ends,
         holds,
         format!("test MSE, learned B vs ridge: {}", ev.join("; ")),
@@ -745,7 +752,8 @@ fn attack_claims(
             claims.push(Claim::judge(
                 format!("{tag}-{id}-{}", a + 1),
                 format!(
-                    "{tag}, {name}: {} under attack stays within {} of the attack-free mean's {metric}",
+                    "{tag}, {name}: {} under attack stays within {} of the attack-free \
+                     mean's {metric}",
                     rule.name(),
                     fmt_num(th.close)
                 ),
@@ -907,11 +915,12 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
         "## MLP representation on label subsets\n\n{classes}-class Gaussian mixture in R^{dim} \
          (class means with entries N(0, {sep}^2), unit noise); each client holds {pc} random \
          classes with {train} training and {test} test rows. phi = {act:?} layers {widths:?} \
-         ({params} shared parameters; tanh rather than the spec's ReLU because 16 ReLU units \
-         learned a clearly worse representation in tuning runs, many of them dead), heads = softmax over all {classes} classes (a client \
-         only sees its own). Local update (spec §2): {he} head epochs of SGD (lr {hl}, \
-         momentum {hm}, batch {hb}) with phi frozen, then {re} representation epoch(s) (lr \
-         {rl}, momentum {rm}, batch {rb}) with the head frozen; momentum restarts every phase. \
+         ({params} shared parameters; tanh rather than the spec's ReLU because ReLU layers of \
+         the same widths learned a clearly worse representation in tuning runs), heads = \
+         softmax over all {classes} classes (a client only sees its own). Local update (spec \
+         §2): {he} head epochs of SGD (lr {hl}, momentum {hm}, batch {hb}) with phi frozen, \
+         then {re} representation epoch(s) (lr {rl}, momentum {rm}, batch {rb}) with the head \
+         frozen; momentum restarts every phase. \
          Learning rates were chosen on the attack-free run (the paper's lr 0.01 is for its \
          CNN). {rounds} rounds, evaluated every {every}: every honest client refits its head \
          on the current phi (the same head epochs, from its current head) and is scored on its \
@@ -1062,7 +1071,11 @@ fn mlp_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims, s: &MlpSetup
     let ends = [runs.end(Some(0), Rule::Gm)];
     claims.push(Claim::judge(
         "mlp-transfer",
-        format!("MLP: with {} samples or fewer, a head on the phi learned by GM under attack beats the network from scratch and softmax on raw x", few.last().copied().unwrap_or(0)),
+        format!(
+            "MLP: with {} samples or fewer, a head on the phi learned by GM under attack beats \
+             the network from scratch and softmax on raw x",
+            few.last().copied().unwrap_or(0)
+        ),
         &ends,
         holds,
         format!("accuracy: {}", ev.join("; ")),

@@ -64,7 +64,8 @@ impl Mlp {
             return Err(Error::InvalidShape {
                 what: "mlp widths",
                 detail: format!(
-                    "need input >= 1 and at least one layer of width >= 1, got {input} -> {widths:?}"
+                    "need input >= 1 and at least one layer of width >= 1, got {input} -> \
+                     {widths:?}"
                 ),
             });
         }
