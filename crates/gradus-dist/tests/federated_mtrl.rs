@@ -447,6 +447,23 @@ fn bad_input_is_an_error_and_changes_nothing() {
     assert!(subspace_distance(&nan, &randn(D * K, 2), D, K).is_err());
     assert!(subspace_distance(&randn(D * K, 2), &randn(D * K - 1, 2), D, K).is_err());
 
+    // Generators.
+    let mut r = rng::seeded(3);
+    let mix = GaussianMixture::new(4, 3, 1.0, &mut r).unwrap();
+    assert!(GaussianMixture::new(0, 3, 1.0, &mut r).is_err());
+    assert!(GaussianMixture::new(4, 3, f64::NAN, &mut r).is_err());
+    assert!(mix.sample(&[], 5, &mut r).is_err());
+    assert!(mix.sample(&[0, 3], 5, &mut r).is_err(), "class 3 of 3");
+    assert!(mix.sample(&[2], 5, &mut r).unwrap().y.iter().all(|&c| c == 2));
+    assert!(label_subset_tasks(&mix, 2, 4, 5, 5, 1).is_err(), "4 of 3 classes");
+    assert!(label_subset_tasks(&mix, 2, 2, 0, 5, 1).is_err(), "no training rows");
+    let b = random_basis(D, K, 1).unwrap();
+    let whiten = LinearTasks { train: D - 1, test: 5, noise: 0.1, whiten: true };
+    assert!(linear_tasks(&b, D, K, 2, whiten, 1).is_err(), "whitening needs train >= d");
+    let noisy = LinearTasks { noise: -1.0, ..whiten };
+    assert!(linear_tasks(&b, D, K, 2, noisy, 1).is_err());
+    assert!(linear_tasks(&b, D, K + 1, 2, LinearTasks { whiten: false, ..whiten }, 1).is_err());
+
     // Federation: NaN features, wrong dimension, labels out of range, head/rep mismatch.
     let (_, good) = linear_fed(6, 30, false, 41);
     let mut tasks = good.clients().to_vec();

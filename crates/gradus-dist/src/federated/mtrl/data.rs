@@ -67,6 +67,8 @@ impl<Y> Samples<Y> {
     }
 }
 
+/// Any labelled [`Dataset`] (e.g. from the CIFAR-10 or FEMNIST loaders) as client rows;
+/// [`crate::federated::mtrl::Federation::new`] re-validates them.
 impl From<Dataset> for Samples<usize> {
     fn from(d: Dataset) -> Self {
         Samples { x: d.x, y: d.y, dim: d.dim }
@@ -192,10 +194,11 @@ pub fn label_subset_tasks(
             let (mine, _) = all.partial_shuffle(&mut r, classes_per_client);
             let mut mine = mine.to_vec();
             mine.sort_unstable();
-            Ok(Task {
-                train: mixture.sample(&mine, train, &mut r)?.into(),
-                test: mixture.sample(&mine, test, &mut r)?.into(),
-            })
+            let mut draw = |n: usize| -> Result<Samples<usize>> {
+                let d = mixture.sample(&mine, n, &mut r)?;
+                Samples::new(d.x, d.y, d.dim)
+            };
+            Ok(Task { train: draw(train)?, test: draw(test)? })
         })
         .collect()
 }
