@@ -1,6 +1,7 @@
 //! The experiment registry. Each experiment is a function from settings to a report.
 
 mod adam_sharpness;
+mod br_mtrl;
 mod common;
 mod drag;
 mod dro;
@@ -67,6 +68,12 @@ pub fn all() -> Vec<Experiment> {
             name: "dro",
             title: "Gradient-flow-sampler DRO (WGF, WFR, SVGD) vs ERM, WRM and the Sinkhorn dual (paper 03)",
             run: dro::run,
+            options: &[],
+        },
+        Experiment {
+            name: "br-mtrl",
+            title: "BR-MTRL: Byzantine-resilient multi-task representation learning, linear and MLP stand-ins (paper 09)",
+            run: br_mtrl::run,
             options: &[],
         },
         Experiment {

@@ -14,6 +14,8 @@
 //!   optimizer, partial participation, Byzantine clients, any defence), deterministic for a
 //!   seed whatever the thread count.
 //! - [`data`]: synthetic generators, client splits, CIFAR-10 binary and LEAF FEMNIST loaders.
+//! - [`mtrl`]: BR-MTRL (paper 09), multi-task representation learning with a shared
+//!   representation, personal heads and robust aggregation of the representation.
 
 pub mod aggregate;
 pub mod attack;
@@ -21,6 +23,7 @@ pub mod data;
 pub mod gram;
 pub mod lsh;
 pub mod lshfed;
+pub mod mtrl;
 pub mod screening;
 mod sha256;
 pub mod sim;
