@@ -50,7 +50,7 @@ fn dense(c: &mut Criterion) {
             ("inverse 4th root (eigh)", RootMethod::Eigh),
             ("inverse 4th root (Newton)", RootMethod::Newton),
         ] {
-            let p = RootParams { method, residual: false, ..Default::default() };
+            let p = RootParams::default().with_method(method).with_residual(false);
             g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
                 b.iter(|| inverse_root(black_box(a.as_ref()), out.as_mut(), &p, &mut rws).unwrap())
             });
@@ -102,12 +102,10 @@ fn shampoo(c: &mut Criterion) {
     let layout = Layout::new().matrix("w", n, n).unwrap();
     let grad: Vec<f32> = (0..n * n).map(|i| (i % 1013) as f32 / 1013.0 - 0.5).collect();
     for (freq, name) in [(1u64, "step with roots"), (u64::MAX, "step, roots cached")] {
-        let cfg = ShampooConfig {
-            precondition_frequency: freq,
-            start_preconditioning_step: 1,
-            grafting: Grafting::Adam { beta2: 0.999 },
-            ..ShampooConfig::new(1e-3)
-        };
+        let cfg = ShampooConfig::new(1e-3)
+            .with_precondition_frequency(freq)
+            .with_start_preconditioning_step(1)
+            .with_grafting(Grafting::Adam { beta2: 0.999 });
         let mut opt = Shampoo::<f32>::new(cfg, layout.clone()).unwrap();
         let mut p = vec![0.0f32; n * n];
         // The first step computes the roots (with frequency u64::MAX, the only time it does).

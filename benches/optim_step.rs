@@ -29,13 +29,13 @@ fn steps(c: &mut Criterion) {
         });
         let configs = [
             ("adam", AgmConfig::adam(1e-3)),
-            ("adam bf16", AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(1e-3) }),
-            ("adam + clip", AgmConfig { max_grad_norm: Some(1.0), ..AgmConfig::adam(1e-3) }),
+            ("adam bf16", AgmConfig::adam(1e-3).with_precision(StatePrecision::Bf16)),
+            ("adam + clip", AgmConfig::adam(1e-3).with_max_grad_norm(Some(1.0))),
             (
                 "adam-mini (64 blocks)",
                 AgmConfig::adam(1e-3).with_partition(Partition::LayoutBlocks),
             ),
-            ("adam-e (reference path)", AgmConfig { exponent: 0.3, ..AgmConfig::adam(1e-3) }),
+            ("adam-e (reference path)", AgmConfig::adam(1e-3).with_exponent(0.3)),
         ];
         for (name, cfg) in configs {
             let mut layout = Layout::new();

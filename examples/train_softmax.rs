@@ -4,7 +4,7 @@ use gradus::optim::{Agm, AgmConfig, LossLog, Schedule, Trainer};
 
 fn main() -> gradus::Result<()> {
     let mut r = rng::seeded(42);
-    let (x, labels) = classification::<f32>(1000, 20, 4, 1.0, 10.0, &mut r);
+    let (x, labels) = classification::<f32>(1000, 20, 4, 1.0, 10.0, &mut r)?;
     let model = SoftmaxRegression::new(x, labels, 4, 1e-4, 32)?; // minibatches of 32
     let layout: Layout = model.layout(); // blocks "W" (4 x 20) and "b" (4)
     let mut cfg = AgmConfig::adam(1e-2); // or sgd / rmsprop / adagrad / with_partition(...)

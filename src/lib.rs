@@ -1,7 +1,8 @@
 //! # gradus
 //!
 //! A gradient-descent engine: SIMD optimizer kernels, adaptive preconditioners in one unified
-//! form, an allocation-free training loop, and the methods of ten optimisation papers.
+//! form, an allocation-free training loop, and the methods of nine of ten planned optimisation
+//! papers (see `docs/papers.md`).
 //!
 //! This facade re-exports the workspace crates under short names:
 //!

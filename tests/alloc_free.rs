@@ -27,15 +27,16 @@ fn configs() -> Vec<(&'static str, AgmConfig)> {
         ("sgd", seq(AgmConfig::sgd(0.1))),
         (
             "nesterov",
-            seq(AgmConfig {
-                momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: true },
-                ..AgmConfig::sgd(0.1)
-            }),
+            seq(AgmConfig::sgd(0.1).with_momentum(Momentum::HeavyBall {
+                mu: 0.9,
+                dampening: 0.0,
+                nesterov: true,
+            })),
         ),
         ("adam", seq(AgmConfig::adam(0.01))),
-        ("amsgrad", seq(AgmConfig { amsgrad: true, ..AgmConfig::adam(0.01) })),
-        ("adam-bf16", seq(AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(0.01) })),
-        ("rmsprop-centered", seq(AgmConfig { centered: true, ..AgmConfig::rmsprop(0.01) })),
+        ("amsgrad", seq(AgmConfig::adam(0.01).with_amsgrad(true))),
+        ("adam-bf16", seq(AgmConfig::adam(0.01).with_precision(StatePrecision::Bf16))),
+        ("rmsprop-centered", seq(AgmConfig::rmsprop(0.01).with_centered(true))),
         ("adagrad", seq(AgmConfig::adagrad(0.1))),
         ("adam-mini", seq(AgmConfig::adam(0.01).with_partition(Partition::LayoutBlocks))),
         (
@@ -43,14 +44,14 @@ fn configs() -> Vec<(&'static str, AgmConfig)> {
             seq(AgmConfig::adam(0.01)
                 .with_partition(Partition::LayoutBlocksWithRows { row_blocks: vec!["W".into()] })),
         ),
-        ("adam-e (reference path)", seq(AgmConfig { exponent: 0.3, ..AgmConfig::adam(0.01) })),
+        ("adam-e (reference path)", seq(AgmConfig::adam(0.01).with_exponent(0.3))),
     ]
 }
 
 #[test]
 fn trainer_steps_allocate_nothing() {
     let mut r = rng::seeded(1);
-    let (x, labels) = classification::<f32>(200, 20, 5, 1.0, 10.0, &mut r);
+    let (x, labels) = classification::<f32>(200, 20, 5, 1.0, 10.0, &mut r).unwrap();
     for (name, cfg) in configs() {
         let model = SoftmaxRegression::new(x.clone(), labels.clone(), 5, 1e-3, 16).unwrap();
         let layout = model.layout();
@@ -79,8 +80,7 @@ fn trainer_steps_allocate_nothing() {
     // Shampoo, with root recomputations (eigendecompositions) inside the counted window.
     let model = SoftmaxRegression::new(x.clone(), labels.clone(), 5, 1e-3, 16).unwrap();
     let layout = model.layout();
-    let cfg =
-        ShampooConfig { precondition_frequency: 7, par: Par::Seq, ..ShampooConfig::new(0.01) };
+    let cfg = ShampooConfig::new(0.01).with_precondition_frequency(7).with_par(Par::Seq);
     let opt = Shampoo::<f32>::new(cfg, layout.clone()).unwrap();
     let mut trainer =
         Trainer::new(model, opt, vec![0.0f32; layout.len()], 3).unwrap().with_par(Par::Seq);
@@ -90,12 +90,9 @@ fn trainer_steps_allocate_nothing() {
 
     // A large buffer on the fused kernels with sequential execution.
     let n = 1 << 20;
-    let mut opt = Agm::<f32>::new(
-        "adam",
-        AgmConfig { par: Par::Seq, ..AgmConfig::adam(1e-3) },
-        Layout::flat(n).unwrap(),
-    )
-    .unwrap();
+    let mut opt =
+        Agm::<f32>::new("adam", AgmConfig::adam(1e-3).with_par(Par::Seq), Layout::flat(n).unwrap())
+            .unwrap();
     let (mut p, g) = (vec![1.0f32; n], vec![0.5f32; n]);
     opt.step(&mut p, &g).unwrap();
     let (_, allocs) = count_allocations(|| opt.step(&mut p, &g).unwrap());

@@ -40,8 +40,11 @@ fn valid_checkpoint_and_its_mutations() {
             .unwrap();
     let mut x = vec![0.1f32; 8];
     opt.step(&mut x, &[0.3; 8]).unwrap();
-    let bytes =
-        encode(&Checkpoint { optimizer: opt.state(), params: None, meta: serde_json::Value::Null });
+    let bytes = encode(&Checkpoint {
+        optimizer: opt.state().unwrap(),
+        params: None,
+        meta: serde_json::Value::Null,
+    });
     checkpoint_decode(&bytes);
     for i in 0..bytes.len() {
         let mut b = bytes.clone();

@@ -41,7 +41,9 @@ pub fn run(opts: &HashMap<String, String>) -> Result<(), String> {
             }
             vals.chunks_exact(2).map(|c| Complex64::new(c[0], c[1])).collect()
         }
-        None => sample(&random_caratheodory(p, 1), n, DataKind::Complex, 2).map_err(e)?,
+        None => {
+            sample(&random_caratheodory(p, 1).map_err(e)?, n, DataKind::Complex, 2).map_err(e)?
+        }
     };
     match what {
         "eval" => {

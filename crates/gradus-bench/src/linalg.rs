@@ -69,7 +69,7 @@ fn dense_suite<T: LinalgScalar>(
         ("root", "faer") => {
             let mut ws = RootWorkspace::<T>::new(n, par);
             let mut out = Mat::<T>::zeros(n, n);
-            let p = RootParams { residual: false, ..Default::default() };
+            let p = RootParams::default().with_residual(false);
             time_adaptive(|| {
                 let _ = inverse_root(a.as_ref(), out.as_mut(), &p, &mut ws);
             })
@@ -142,13 +142,11 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
             for (freq, name) in
                 [(1u64, "shampoo-step-with-roots"), (u64::MAX, "shampoo-step-plain")]
             {
-                let cfg = ShampooConfig {
-                    precondition_frequency: freq,
-                    start_preconditioning_step: 1,
-                    grafting: Grafting::Adam { beta2: 0.999 },
-                    par,
-                    ..ShampooConfig::new(1e-3)
-                };
+                let cfg = ShampooConfig::new(1e-3)
+                    .with_precondition_frequency(freq)
+                    .with_start_preconditioning_step(1)
+                    .with_grafting(Grafting::Adam { beta2: 0.999 })
+                    .with_par(par);
                 let mut opt =
                     Shampoo::<f32>::new(cfg, layout.clone()).map_err(|e| e.to_string())?;
                 let mut p = vec![0.0f32; n * n];

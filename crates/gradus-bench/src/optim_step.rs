@@ -48,37 +48,24 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
         ("adam-f32-step", AgmConfig::adam(1e-3), 28.0),
         (
             "adamw-f32-step",
-            AgmConfig {
-                weight_decay: WeightDecay { coefficient: 1e-2, decoupled: true },
-                ..AgmConfig::adam(1e-3)
-            },
+            AgmConfig::adam(1e-3)
+                .with_weight_decay(WeightDecay { coefficient: 1e-2, decoupled: true }),
             28.0,
         ),
-        (
-            "adam-bf16-step",
-            AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(1e-3) },
-            20.0,
-        ),
-        (
-            "adam-f32-step-unchecked",
-            AgmConfig { check_finite: false, ..AgmConfig::adam(1e-3) },
-            28.0,
-        ),
+        ("adam-bf16-step", AgmConfig::adam(1e-3).with_precision(StatePrecision::Bf16), 20.0),
+        ("adam-f32-step-unchecked", AgmConfig::adam(1e-3).with_check_finite(false), 28.0),
         (
             "adam-bf16-step-unchecked",
-            AgmConfig {
-                check_finite: false,
-                precision: StatePrecision::Bf16,
-                ..AgmConfig::adam(1e-3)
-            },
+            AgmConfig::adam(1e-3).with_check_finite(false).with_precision(StatePrecision::Bf16),
             20.0,
         ),
         (
             "sgd-momentum-f32-step",
-            AgmConfig {
-                momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: false },
-                ..AgmConfig::sgd(1e-3)
-            },
+            AgmConfig::sgd(1e-3).with_momentum(Momentum::HeavyBall {
+                mu: 0.9,
+                dampening: 0.0,
+                nesterov: false,
+            }),
             20.0,
         ),
     ];

@@ -36,7 +36,7 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
     });
     let par = if threads > 1 { Par::Rayon } else { Par::Seq };
     for (name, cfg) in [("sgd", AgmConfig::sgd(1e-3)), ("adam", AgmConfig::adam(1e-4))] {
-        let mut opt = Agm::<f64>::new(name, AgmConfig { par, ..cfg }, layout.clone()).map_err(e)?;
+        let mut opt = Agm::<f64>::new(name, cfg.with_par(par), layout.clone()).map_err(e)?;
         let t_opt = median_secs(reps, || {
             let _ = opt.step(&mut params, &grad);
         });

@@ -80,7 +80,7 @@ fn a_sequential_cluster_does_not_allocate_per_round() {
         let cl = Cluster::new(objs, TopK::new(d, 3).unwrap(), method).unwrap().with_par(Par::Seq);
         let sgd = Agm::<f64>::new(
             "sgd",
-            AgmConfig { par: Par::Seq, ..AgmConfig::sgd(0.1) },
+            AgmConfig::sgd(0.1).with_par(Par::Seq),
             Layout::flat(d).unwrap(),
         )
         .unwrap();

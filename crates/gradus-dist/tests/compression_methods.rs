@@ -33,7 +33,7 @@ fn topk_ref(v: &[f64], k: usize) -> Vec<f64> {
 
 fn logistic(n: usize, d: usize, batch: usize, seed: u64) -> LogisticRegression<f64> {
     let mut r = rng::seeded(seed);
-    let (x, labels) = classification::<f64>(n, d, 2, 1.0, 3.0, &mut r);
+    let (x, labels) = classification::<f64>(n, d, 2, 1.0, 3.0, &mut r).unwrap();
     let y = labels.iter().map(|&l| if l == 0 { -1.0 } else { 1.0 }).collect();
     LogisticRegression::new(x, y, 1e-2, batch).unwrap()
 }
@@ -159,7 +159,7 @@ fn resume_exactly<O: Optimizer<f64> + Clone + Send>(opt: O, name: &str) {
     t2.resume(&path).unwrap();
     t2.run(40).unwrap();
     assert_eq!(t1.params(), t2.params(), "{name}");
-    assert_eq!(t1.optimizer().state(), t2.optimizer().state(), "{name}");
+    assert_eq!(t1.optimizer().state().unwrap(), t2.optimizer().state().unwrap(), "{name}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -180,7 +180,7 @@ fn rejects_cleanly<O: Optimizer<f64>>(mut opt: O, name: &str) {
     let d = opt.layout().len();
     let mut x = vec![0.25; d];
     opt.step(&mut x, &vec![0.5; d]).unwrap();
-    let (x_before, state) = (x.clone(), opt.state());
+    let (x_before, state) = (x.clone(), opt.state().unwrap());
     let mut bad = vec![0.1; d];
     bad[2] = f64::NAN;
     assert_eq!(
@@ -190,7 +190,7 @@ fn rejects_cleanly<O: Optimizer<f64>>(mut opt: O, name: &str) {
     assert!(opt.step(&mut x, &bad[..d - 1]).is_err());
     assert!(opt.step(&mut x[..d - 1], &vec![0.0; d - 1]).is_err());
     assert_eq!(x, x_before, "{name}");
-    assert_eq!(opt.state(), state, "{name}");
+    assert_eq!(opt.state().unwrap(), state, "{name}");
 }
 
 #[test]
@@ -205,10 +205,10 @@ fn rejected_steps_change_nothing() {
     // EF's v = e + eta g overflows: the compressor refuses it and nothing moves.
     let mut ef = Ef::new(l(), RandK::contractive(d, 2).unwrap(), 1.0, 0).unwrap();
     ef.set_error(&[f64::MAX; 5]).unwrap();
-    let state = ef.state();
+    let state = ef.state().unwrap();
     let mut x = vec![1.0; d];
     assert!(matches!(ef.step(&mut x, &[f64::MAX; 5]), Err(Error::NonFinite { .. })));
-    assert_eq!((x, ef.state()), (vec![1.0; d], state));
+    assert_eq!((x, ef.state().unwrap()), (vec![1.0; d], state));
     assert!(ef.set_error(&[f64::NAN; 5]).is_err());
     assert!(ef.set_error(&[0.0; 4]).is_err());
     assert!(Ef::<f64, _>::new(l(), TopK::new(4, 2).unwrap(), 0.1, 0).is_err());
@@ -221,7 +221,7 @@ fn load_state_refuses_mismatches() {
     let (d, l) = (6, || Layout::flat(6).unwrap());
     let mut ef = Ef::new(l(), TopK::new(d, 2).unwrap(), 0.1, 0).unwrap();
     ef.step(&mut vec![0.0; d], &[1.0, -2.0, 3.0, 0.5, 0.1, 0.0]).unwrap();
-    let state = ef.state();
+    let state = ef.state().unwrap();
     let mut other_k = Ef::<f64, _>::new(l(), TopK::new(d, 3).unwrap(), 0.1, 0).unwrap();
     assert!(matches!(
         other_k.load_state(&state),
@@ -241,11 +241,11 @@ fn load_state_refuses_mismatches() {
     bad.config = serde_json::json!({"eta": -1.0});
     assert!(fresh.load_state(&bad).is_err());
     assert_eq!(
-        fresh.state(),
-        Ef::<f64, _>::new(l(), TopK::new(d, 2).unwrap(), 0.1, 0).unwrap().state()
+        fresh.state().unwrap(),
+        Ef::<f64, _>::new(l(), TopK::new(d, 2).unwrap(), 0.1, 0).unwrap().state().unwrap()
     );
     fresh.load_state(&state).unwrap();
-    assert_eq!(fresh.state(), state);
+    assert_eq!(fresh.state().unwrap(), state);
 }
 
 /// Quadratics `f_i` with different minimisers, one per worker.

@@ -92,7 +92,7 @@ fn federation(seed: u64, clients: usize) -> Federation {
 }
 
 fn sgd(l: Layout) -> gradus_core::Result<Agm<f64>> {
-    Agm::new("sgd", AgmConfig { par: Par::Seq, ..AgmConfig::sgd(0.1) }, l)
+    Agm::new("sgd", AgmConfig::sgd(0.1).with_par(Par::Seq), l)
 }
 
 fn run(

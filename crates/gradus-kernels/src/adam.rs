@@ -233,7 +233,7 @@ pub fn adam_step<T: SimdFloat>(
     Ok(())
 }
 
-fn check_vmax(amsgrad: bool, n: usize, vmax_len: Option<usize>) -> Result<()> {
+pub(crate) fn check_vmax(amsgrad: bool, n: usize, vmax_len: Option<usize>) -> Result<()> {
     match (amsgrad, vmax_len) {
         (true, Some(len)) => same_len("AMSGrad maximum", n, len),
         (false, None) => Ok(()),

@@ -56,7 +56,7 @@ fn check_adam<T: SimdFloat>(seed: u64, n: usize, par: Par) {
     let xs1 = c.amsgrad.then_some(&mut x1[..]);
     k::adam_step(par, &c, &mut p1, &g, &mut m1, &mut v1, xs1).unwrap();
     let xs2 = c.amsgrad.then_some(&mut x2[..]);
-    r::adam_step(&c, &mut p2, &g, &mut m2, &mut v2, xs2);
+    r::adam_step(&c, &mut p2, &g, &mut m2, &mut v2, xs2).unwrap();
     assert_eq!(bits(&p1), bits(&p2), "params n={n}");
     assert_eq!(bits(&m1), bits(&m2), "m n={n}");
     assert_eq!(bits(&v1), bits(&v2), "v n={n}");
@@ -76,7 +76,7 @@ fn check_adam_bf16(seed: u64, n: usize, par: Par) {
     let xs1 = if c.amsgrad { Some(&mut x1) } else { None };
     k::adam_step_bf16(par, &c, &mut p1, &g, &mut m1, &mut v1, xs1).unwrap();
     let xs2 = if c.amsgrad { Some(&mut x2) } else { None };
-    r::adam_step_bf16(&c, &mut p2, &g, &mut m2, &mut v2, xs2);
+    r::adam_step_bf16(&c, &mut p2, &g, &mut m2, &mut v2, xs2).unwrap();
     assert_eq!(bits(&p1), bits(&p2), "params n={n}");
     assert_eq!(m1, m2, "m n={n}");
     assert_eq!(v1, v2, "v n={n}");
@@ -100,7 +100,7 @@ fn check_sgd<T: SimdFloat>(seed: u64, n: usize, par: Par) {
     let b0 = vec_of::<T>(&mut rng, n, -1.0, 1.0);
     let (mut p1, mut b1, mut p2, mut b2) = (p0.clone(), b0.clone(), p0, b0);
     k::sgd_step(par, &c, &mut p1, &g, with_buf.then_some(&mut b1[..])).unwrap();
-    r::sgd_step(&c, &mut p2, &g, with_buf.then_some(&mut b2[..]));
+    r::sgd_step(&c, &mut p2, &g, with_buf.then_some(&mut b2[..])).unwrap();
     assert_eq!(bits(&p1), bits(&p2));
     assert_eq!(bits(&b1), bits(&b2));
 }
@@ -138,7 +138,8 @@ fn check_rmsprop<T: SimdFloat>(seed: u64, n: usize, par: Par) {
         &mut v2,
         centered.then_some(&mut a2[..]),
         mom.then_some(&mut b2[..]),
-    );
+    )
+    .unwrap();
     assert_eq!(bits(&p1), bits(&p2));
     assert_eq!(bits(&v1), bits(&v2));
     assert_eq!(bits(&a1), bits(&a2));
@@ -159,7 +160,7 @@ fn check_adagrad<T: SimdFloat>(seed: u64, n: usize, par: Par) {
     let s0 = vec_of::<T>(&mut rng, n, 0.0, 5.0);
     let (mut p1, mut s1, mut p2, mut s2) = (p0.clone(), s0.clone(), p0, s0);
     k::adagrad_step(par, &c, &mut p1, &g, &mut s1).unwrap();
-    r::adagrad_step(&c, &mut p2, &g, &mut s2);
+    r::adagrad_step(&c, &mut p2, &g, &mut s2).unwrap();
     assert_eq!(bits(&p1), bits(&p2));
     assert_eq!(bits(&s1), bits(&s2));
 }
@@ -171,7 +172,7 @@ fn check_blas1<T: SimdFloat>(seed: u64, n: usize, par: Par) {
     let a = T::from_f64(rng.random_range(-2.0..2.0));
     let (mut y1, mut y2) = (y0.clone(), y0.clone());
     k::axpy(par, a, &x, &mut y1).unwrap();
-    r::axpy(a, &x, &mut y2);
+    r::axpy(a, &x, &mut y2).unwrap();
     assert_eq!(bits(&y1), bits(&y2));
     let (mut s1, mut s2) = (x.clone(), x.clone());
     k::scale(par, a, &mut s1);
@@ -184,14 +185,14 @@ fn check_blas1<T: SimdFloat>(seed: u64, n: usize, par: Par) {
     }
     let (mut o1, mut o2) = (vec![T::ONE; n], vec![T::ONE; n]);
     k::sign(par, &z, &mut o1).unwrap();
-    r::sign(&z, &mut o2);
+    r::sign(&z, &mut o2).unwrap();
     assert_eq!(bits(&o1), bits(&o2));
 
     let eps = T::EPSILON.to_f64();
     let bound = |abs_sum: f64| (n as f64 + 2.0) * eps * abs_sum;
     let d = k::dot(par, &x, &y0).unwrap().to_f64();
     let abs: f64 = x.iter().zip(&y0).map(|(a, b)| (a.to_f64() * b.to_f64()).abs()).sum();
-    assert!((d - r::dot(&x, &y0)).abs() <= bound(abs), "dot n={n}");
+    assert!((d - r::dot(&x, &y0).unwrap()).abs() <= bound(abs), "dot n={n}");
     let ss = r::sum_squares(&x);
     assert!((k::sum_squares(par, &x).to_f64() - ss).abs() <= bound(ss));
     let st = k::grad_stats(par, &x);
@@ -213,7 +214,7 @@ fn check_blas1<T: SimdFloat>(seed: u64, n: usize, par: Par) {
         bounds.dedup();
         let mut out = vec![T::ZERO; bounds.len() - 1];
         k::block_mean_squares(par, &x, &bounds, &mut out).unwrap();
-        for (o, want) in out.iter().zip(r::block_mean_squares(&x, &bounds)) {
+        for (o, want) in out.iter().zip(r::block_mean_squares(&x, &bounds).unwrap()) {
             assert!((o.to_f64() - want).abs() <= bound(want) + eps * want);
         }
     }
@@ -286,6 +287,46 @@ fn length_mismatch_is_an_error_and_touches_nothing() {
     assert!(k::block_mean_squares(Par::Seq, &p, &[0, 3, 3, 5], &mut [0.0; 3]).is_err());
     assert!(k::block_mean_squares(Par::Seq, &p, &[0, 3, 4], &mut out).is_err());
     assert_eq!(p, vec![1.0f32; 5]);
+}
+
+/// The scalar references check lengths as the SIMD kernels do (the crate docs promise it of
+/// every kernel): the same error, and no buffer touched.
+#[test]
+fn references_reject_mismatched_lengths_like_the_kernels() {
+    let c = AdamConsts::<f32>::new(0.1, 0.9, 0.999, 1e-8, 1, true);
+    let (mut p, mut m, mut v) = (vec![1.0f32; 5], vec![0.5f32; 5], vec![0.25f32; 5]);
+    let g = vec![1.0f32; 4];
+    let want = k::adam_step(Par::Seq, &c, &mut p, &g, &mut m, &mut v, None).unwrap_err();
+    assert_eq!(r::adam_step(&c, &mut p, &g, &mut m, &mut v, None).unwrap_err(), want);
+    let mut short = vec![0.0f32; 3];
+    assert!(r::adam_step(&c, &mut p, &[1.0; 5], &mut short, &mut v, None).is_err());
+    let mut ams = c;
+    ams.amsgrad = true;
+    assert!(r::adam_step(&ams, &mut p, &[1.0; 5], &mut m, &mut v, None).is_err());
+    let (mut bm, mut bv) = (Bf16Vec::zeros(5), Bf16Vec::zeros(4));
+    assert!(r::adam_step_bf16(&c, &mut p, &[1.0; 5], &mut bm, &mut bv, None).is_err());
+    assert!(r::sgd_step(&SgdConsts::plain(0.1), &mut p, &g, None).is_err());
+    assert!(r::sgd_step(&SgdConsts::plain(0.1), &mut p, &[1.0; 5], Some(&mut short)).is_err());
+    let rc = RmsPropConsts {
+        lr: 0.1f32,
+        alpha: 0.9,
+        eps: 1e-8,
+        momentum: 0.0,
+        decay: 1.0,
+        l2: 0.0,
+        g_scale: 1.0,
+    };
+    assert!(r::rmsprop_step(&rc, &mut p, &[1.0; 5], &mut v, Some(&mut short), None).is_err());
+    let ac = AdagradConsts { lr: 0.1f32, eps: 1e-8, decay: 1.0, l2: 0.0, g_scale: 1.0 };
+    assert!(r::adagrad_step(&ac, &mut p, &[1.0; 5], &mut short).is_err());
+    assert!(r::axpy(1.0f32, &g, &mut p).is_err());
+    assert!(r::sign(&p, &mut short).is_err());
+    assert_eq!(r::dot(&g, &p).unwrap_err(), k::dot(Par::Seq, &g, &p).unwrap_err());
+    assert!(r::block_mean_squares(&p, &[0, 3, 3, 5]).is_err());
+    assert!(r::block_mean_squares(&p, &[0, 4, 3, 5]).is_err());
+    assert!(r::block_mean_squares(&p, &[0, 3]).is_err());
+    assert_eq!((p, m, v), (vec![1.0f32; 5], vec![0.5f32; 5], vec![0.25f32; 5]));
+    assert_eq!(short, vec![0.0f32; 3]);
 }
 
 #[test]

@@ -133,8 +133,11 @@ fn inverse_roots_satisfy_their_defining_identity() {
         let a = random_spd(n, kappa, n as u64);
         for p in [1u32, 2, 4, 8] {
             for method in [RootMethod::Eigh, RootMethod::Newton] {
-                let params =
-                    RootParams { p, eps: 0.0, method, newton_tol: 1e-12, ..Default::default() };
+                let params = RootParams::default()
+                    .with_p(p)
+                    .with_eps(0.0)
+                    .with_method(method)
+                    .with_newton_tol(1e-12);
                 let (x, info) = inverse_root_owned(a.as_ref(), &params, Par::Seq).unwrap();
                 let tol = 1e-13 * kappa * n.max(4) as f64;
                 let r = independent_residual(&x, &a, p);
@@ -149,17 +152,10 @@ fn inverse_roots_satisfy_their_defining_identity() {
 fn eigh_and_newton_roots_agree_and_f32_is_usable() {
     let a = random_spd(30, 100.0, 7);
     let e =
-        inverse_root_owned(a.as_ref(), &RootParams { eps: 0.0, ..Default::default() }, Par::Seq)
-            .unwrap()
-            .0;
+        inverse_root_owned(a.as_ref(), &RootParams::default().with_eps(0.0), Par::Seq).unwrap().0;
     let nw = inverse_root_owned(
         a.as_ref(),
-        &RootParams {
-            eps: 0.0,
-            method: RootMethod::Newton,
-            newton_tol: 1e-12,
-            ..Default::default()
-        },
+        &RootParams::default().with_eps(0.0).with_method(RootMethod::Newton).with_newton_tol(1e-12),
         Par::Seq,
     )
     .unwrap()
@@ -168,7 +164,7 @@ fn eigh_and_newton_roots_agree_and_f32_is_usable() {
     let a32 = Mat::<f32>::from_fn(30, 30, |i, j| a[(i, j)] as f32);
     let (x32, info) = inverse_root_owned(
         a32.as_ref(),
-        &RootParams { eps: 1e-6, floor: 1e-6, ..Default::default() },
+        &RootParams::default().with_eps(1e-6).with_floor(1e-6),
         Par::Seq,
     )
     .unwrap();
@@ -184,10 +180,10 @@ fn indefinite_and_singular_inputs() {
     for i in 0..5 {
         a[(i, i)] -= 0.5;
     }
-    let params = RootParams { eps: 0.0, floor: 1e-3, ..Default::default() };
+    let params = RootParams::default().with_eps(0.0).with_floor(1e-3);
     let (_, info) = inverse_root_owned(a.as_ref(), &params, Par::Seq).unwrap();
     assert!(info.floored > 0 && info.min_eig < 0.0);
-    let newton = RootParams { method: RootMethod::Newton, eps: 0.0, ..Default::default() };
+    let newton = RootParams::default().with_method(RootMethod::Newton).with_eps(0.0);
     assert!(matches!(
         inverse_root_owned(a.as_ref(), &newton, Par::Seq),
         Err(Error::NoConvergence { .. })
@@ -198,12 +194,10 @@ fn indefinite_and_singular_inputs() {
         Err(Error::Singular { .. })
     ));
     // Too few Newton iterations is non-convergence, reported with the residual.
-    let few = RootParams {
-        method: RootMethod::Newton,
-        newton_max_iter: 1,
-        newton_tol: 1e-14,
-        ..Default::default()
-    };
+    let few = RootParams::default()
+        .with_method(RootMethod::Newton)
+        .with_newton_max_iter(1)
+        .with_newton_tol(1e-14);
     match inverse_root_owned(random_spd(10, 1e3, 2).as_ref(), &few, Par::Seq) {
         Err(Error::NoConvergence { iterations: 1, residual, .. }) => assert!(residual > 1e-14),
         other => panic!("expected NoConvergence, got {other:?}"),
@@ -211,7 +205,7 @@ fn indefinite_and_singular_inputs() {
     assert!(
         inverse_root_owned(
             random_spd(3, 2.0, 1).as_ref(),
-            &RootParams { p: 0, ..Default::default() },
+            &RootParams::default().with_p(0),
             Par::Seq
         )
         .is_err()

@@ -1,6 +1,6 @@
 //! Synthetic data generators (seeded) for tests, benchmarks and experiments.
 
-use gradus_core::{Rng, Scalar};
+use gradus_core::{Error, Result, Rng, Scalar};
 use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -42,6 +42,10 @@ pub fn random_orthogonal(n: usize, rng: &mut Rng) -> Vec<f64> {
 /// deviation `separation`, unit within-class noise, then feature `j` scaled by
 /// `condition^(-j/(d-1))` so that the problem is ill-conditioned (adaptive methods matter).
 /// Returns the `n x d` design and the labels in `0..k`.
+///
+/// Errors, naming the argument, for `k = 0` (no class to draw a label from), `d = 0`, a
+/// design of more than `usize::MAX` entries, a negative or non-finite `separation`, or a
+/// non-positive or non-finite `condition`.
 pub fn classification<T: Scalar>(
     n: usize,
     d: usize,
@@ -49,12 +53,32 @@ pub fn classification<T: Scalar>(
     separation: f64,
     condition: f64,
     rng: &mut Rng,
-) -> (Dense<T>, Vec<usize>) {
+) -> Result<(Dense<T>, Vec<usize>)> {
+    if k == 0 {
+        return Err(Error::hyper("k", 0.0, "need at least one class"));
+    }
+    if d == 0 {
+        return Err(Error::hyper("d", 0.0, "need at least one feature"));
+    }
+    let bytes =
+        |count: usize| count.checked_mul(size_of::<f64>()).filter(|&b| b <= isize::MAX as usize);
+    let (Some(entries), Some(_), Some(_)) = (
+        n.checked_mul(d).filter(|&e| bytes(e).is_some()),
+        k.checked_mul(d).and_then(bytes),
+        bytes(n),
+    ) else {
+        return Err(Error::InvalidShape {
+            what: "classification data",
+            detail: format!("{n} x {d} design with {k} class means overflows usize"),
+        });
+    };
+    gradus_core::validate::non_negative("separation", separation)?;
+    gradus_core::validate::positive("condition", condition)?;
     let means: Vec<f64> = (0..k * d).map(|_| separation * normal(rng)).collect();
     let scale: Vec<f64> =
         (0..d).map(|j| condition.powf(-(j as f64) / (d.max(2) - 1) as f64)).collect();
     let mut labels = Vec::with_capacity(n);
-    let mut data = Vec::with_capacity(n * d);
+    let mut data = Vec::with_capacity(entries);
     for _ in 0..n {
         let y = rng.random_range(0..k);
         labels.push(y);
@@ -62,7 +86,7 @@ pub fn classification<T: Scalar>(
             data.push(T::from_f64(scale[j] * (means[y * d + j] + normal(rng))));
         }
     }
-    (Dense::from_parts(n, d, data), labels)
+    Ok((Dense::from_parts(n, d, data), labels))
 }
 
 /// Fills `idx` with a minibatch of row indices below `n`: all rows in order when

@@ -38,9 +38,20 @@ impl<T: Scalar> Dense<T> {
         self.cols
     }
 
-    /// Row `i`.
+    /// Row `i`; errors unless `i < rows`.
+    pub fn get_row(&self, i: usize) -> Result<&[T]> {
+        if i >= self.rows {
+            return Err(Error::InvalidShape {
+                what: "row index",
+                detail: format!("row {i} of a matrix with {} rows", self.rows),
+            });
+        }
+        Ok(self.row(i))
+    }
+
+    /// Row `i`, for indices the model has already checked (hot loops).
     #[inline]
-    pub fn row(&self, i: usize) -> &[T] {
+    pub(crate) fn row(&self, i: usize) -> &[T] {
         &self.data[i * self.cols..(i + 1) * self.cols]
     }
 
@@ -49,11 +60,14 @@ impl<T: Scalar> Dense<T> {
         &self.data
     }
 
-    /// `out = A x`.
-    pub fn matvec(&self, x: &[T], out: &mut [T]) {
+    /// `out = A x`; errors unless `x` has `cols` entries and `out` has `rows`.
+    pub fn matvec(&self, x: &[T], out: &mut [T]) -> Result<()> {
+        gradus_core::validate::same_len("matvec input", self.cols, x.len())?;
+        gradus_core::validate::same_len("matvec output", self.rows, out.len())?;
         for (i, o) in out.iter_mut().enumerate().take(self.rows) {
             *o = dot(self.row(i), x);
         }
+        Ok(())
     }
 }
 

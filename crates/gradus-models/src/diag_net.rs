@@ -6,7 +6,7 @@
 //! weighted l1 norm: SGD's bias) and `tr(Diag(H)^{1/2}) = 2 sum_i sqrt(c_i) (|u_i| + |v_i|)`
 //! (minimised by `2 sum sqrt(c_i) sqrt|w_i|`, an l1/2 quasi-norm: Adam's bias).
 
-use gradus_core::{Layout, Par, Result, validate::same_len};
+use gradus_core::{Error, Layout, Par, Result, validate::same_len};
 use rayon::prelude::*;
 
 use crate::Dense;
@@ -42,8 +42,14 @@ pub struct DiagonalNet {
 }
 
 impl DiagonalNet {
-    /// Errors unless there is one finite target per row.
+    /// Errors unless there is at least one row and one finite target per row.
     pub fn new(x: Dense<f64>, y: Vec<f64>, param: DiagParam) -> Result<Self> {
+        if x.rows() == 0 {
+            return Err(Error::InvalidShape {
+                what: "diagonal net design",
+                detail: "no rows (the second moments c_i are undefined)".into(),
+            });
+        }
         same_len("targets", x.rows(), y.len())?;
         finite_data("design", x.as_slice())?;
         finite_data("targets", &y)?;
@@ -64,9 +70,11 @@ impl DiagonalNet {
         Layout::new().vector("u", d).and_then(|l| l.vector("v", d)).unwrap_or_default()
     }
 
-    /// Effective weights `w(theta)`.
-    pub fn weights(&self, theta: &[f64], w: &mut [f64]) {
+    /// Effective weights `w(theta)`. Errors unless `theta` has `2d` entries and `w` has `d`.
+    pub fn weights(&self, theta: &[f64], w: &mut [f64]) -> Result<()> {
         let d = self.dim();
+        same_len("parameters", 2 * d, theta.len())?;
+        same_len("weights", d, w.len())?;
         for i in 0..d {
             let (u, v) = (theta[i], theta[d + i]);
             w[i] = match self.param {
@@ -74,6 +82,7 @@ impl DiagonalNet {
                 DiagParam::Product => u * v,
             };
         }
+        Ok(())
     }
 
     fn parallel(&self, batch: usize) -> bool {
@@ -185,27 +194,33 @@ impl DiagonalNet {
 
     /// Closed-form Gauss-Newton `tr(H)`: `4 sum c_i (u_i^2 + v_i^2)` (`sum c_i (u^2 + v^2)` for
     /// `w = u v`).
-    pub fn trace_closed_form(&self, theta: &[f64]) -> f64 {
+    /// Errors unless `theta` has `2d` entries.
+    pub fn trace_closed_form(&self, theta: &[f64]) -> Result<f64> {
         let d = self.dim();
+        same_len("parameters", 2 * d, theta.len())?;
         let k = if self.param == DiagParam::SquareDifference { 4.0 } else { 1.0 };
-        (0..d).map(|i| k * self.c[i] * (theta[i].powi(2) + theta[d + i].powi(2))).sum()
+        Ok((0..d).map(|i| k * self.c[i] * (theta[i].powi(2) + theta[d + i].powi(2))).sum())
     }
 
     /// Closed-form `tr(Diag(H)^{1/2})` on the manifold: `2 sum sqrt(c_i) (|u_i| + |v_i|)`
     /// (`sum sqrt(c_i)(|u_i| + |v_i|)` for `w = u v`).
-    pub fn sqrt_diag_closed_form(&self, theta: &[f64]) -> f64 {
+    /// Errors unless `theta` has `2d` entries.
+    pub fn sqrt_diag_closed_form(&self, theta: &[f64]) -> Result<f64> {
         let d = self.dim();
+        same_len("parameters", 2 * d, theta.len())?;
         let k = if self.param == DiagParam::SquareDifference { 2.0 } else { 1.0 };
-        (0..d).map(|i| k * self.c[i].sqrt() * (theta[i].abs() + theta[d + i].abs())).sum()
+        Ok((0..d).map(|i| k * self.c[i].sqrt() * (theta[i].abs() + theta[d + i].abs())).sum())
     }
 
     /// `min_{u,v : w(u,v) = w}` of the two measures: `(4 sum c_i |w_i|, 2 sum sqrt(c_i |w_i|))`
     /// (spec property (f); for `u v`: `(2 sum c_i |w_i|, 2 sum sqrt(c_i |w_i|))`).
-    pub fn measures_minimum(&self, w: &[f64]) -> (f64, f64) {
+    /// Errors unless `w` has `d` entries.
+    pub fn measures_minimum(&self, w: &[f64]) -> Result<(f64, f64)> {
+        same_len("weights", self.dim(), w.len())?;
         let k = if self.param == DiagParam::SquareDifference { 4.0 } else { 2.0 };
         let l1: f64 = w.iter().zip(&self.c).map(|(w, c)| k * c * w.abs()).sum();
         let half: f64 = w.iter().zip(&self.c).map(|(w, c)| 2.0 * (c * w.abs()).sqrt()).sum();
-        (l1, half)
+        Ok((l1, half))
     }
 }
 

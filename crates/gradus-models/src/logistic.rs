@@ -1,7 +1,7 @@
 //! Binary logistic regression: `f(w, b) = mean_i softplus(-y_i (w.x_i + b)) + l2/2 |w|^2`,
 //! labels `y_i` in `{-1, +1}`.
 
-use gradus_core::validate::same_len;
+use gradus_core::validate::{all_finite, same_len};
 use gradus_core::{Error, Layout, Objective, Result, Rng, Scalar};
 
 use crate::data::sample_batch;
@@ -73,6 +73,7 @@ impl<T: Scalar> LogisticRegression<T> {
         let d = self.x.cols();
         same_len("parameters", d + 1, params.len())?;
         same_len("gradient", d + 1, grad.len())?;
+        all_finite("parameters", params)?;
         let (w, b) = (&params[..d], params[d]);
         grad.iter_mut().for_each(|g| *g = T::ZERO);
         let inv = T::ONE / T::from_usize(count);
@@ -96,13 +97,16 @@ impl<T: Scalar> LogisticRegression<T> {
         Ok(loss * inv + reg)
     }
 
-    /// Classification error rate of `params` on the design.
-    pub fn error_rate(&self, params: &[T]) -> f64 {
+    /// Classification error rate of `params` on the design. Errors unless `params` has
+    /// `d + 1` entries, all finite.
+    pub fn error_rate(&self, params: &[T]) -> Result<f64> {
         let d = self.x.cols();
+        same_len("parameters", d + 1, params.len())?;
+        all_finite("parameters", params)?;
         let wrong = (0..self.x.rows())
             .filter(|&i| (self.y[i] * (dot(&params[..d], self.x.row(i)) + params[d])) <= T::ZERO)
             .count();
-        wrong as f64 / self.x.rows() as f64
+        Ok(wrong as f64 / self.x.rows() as f64)
     }
 }
 
@@ -131,6 +135,8 @@ impl<T: Scalar> Differentiable<T> for LogisticRegression<T> {
         same_len("parameters", d + 1, params.len())?;
         same_len("direction", d + 1, v.len())?;
         same_len("output", d + 1, out.len())?;
+        all_finite("parameters", params)?;
+        all_finite("direction", v)?;
         out.iter_mut().for_each(|o| *o = T::ZERO);
         let n = self.x.rows();
         let inv = T::ONE / T::from_usize(n);

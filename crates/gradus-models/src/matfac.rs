@@ -3,6 +3,7 @@
 //! coordinate-wise sharpness Adam reduces is not rotation-invariant, unlike SGD's `tr(H)`,
 //! which relates to the nuclear norm of `U V^T`.
 
+use gradus_core::validate::same_len;
 use gradus_core::{Error, Layout, Result};
 
 use crate::regression::SquaredLossModel;
@@ -42,8 +43,20 @@ impl MatrixFactorization {
             .unwrap_or_default()
     }
 
-    /// `(U V^T)_{ab}`.
-    pub fn entry(&self, theta: &[f64], a: usize, b: usize) -> f64 {
+    /// `(U V^T)_{ab}`. Errors unless `theta` has `(d1 + d2) k` entries, `a < d1` and `b < d2`.
+    pub fn entry(&self, theta: &[f64], a: usize, b: usize) -> Result<f64> {
+        same_len("parameters", self.num_params(), theta.len())?;
+        if a >= self.d1 || b >= self.d2 {
+            return Err(Error::InvalidShape {
+                what: "matrix entry",
+                detail: format!("({a}, {b}) outside {} x {}", self.d1, self.d2),
+            });
+        }
+        Ok(self.entry_unchecked(theta, a, b))
+    }
+
+    /// `(U V^T)_{ab}` for indices and a length already checked.
+    fn entry_unchecked(&self, theta: &[f64], a: usize, b: usize) -> f64 {
         let k = self.k;
         let v0 = self.d1 * k;
         (0..k).map(|r| theta[a * k + r] * theta[v0 + b * k + r]).sum()
@@ -67,7 +80,7 @@ impl SquaredLossModel for MatrixFactorization {
     }
     fn output(&self, theta: &[f64], j: usize) -> f64 {
         let (a, b, _) = self.obs[j];
-        self.entry(theta, a, b)
+        self.entry_unchecked(theta, a, b)
     }
     fn add_output_grad(&self, theta: &[f64], j: usize, scale: f64, out: &mut [f64]) {
         let (a, b, _) = self.obs[j];

@@ -86,10 +86,11 @@ impl<T: Scalar> Quadratic<T> {
         let d = self.c.len();
         same_len("parameters", d, x.len())?;
         same_len("gradient", d, grad.len())?;
+        all_finite("parameters", x)?;
         for ((o, &xi), &ci) in self.diff.iter_mut().zip(x).zip(&self.c) {
             *o = xi - ci;
         }
-        self.a.matvec(&self.diff, grad);
+        self.a.matvec(&self.diff, grad)?;
         let f = crate::dense::dot(&self.diff, grad) * T::from_f64(0.5);
         Ok(f)
     }
@@ -125,7 +126,8 @@ impl<T: Scalar> Differentiable<T> for Quadratic<T> {
         same_len("parameters", d, params.len())?;
         same_len("direction", d, v.len())?;
         same_len("output", d, out.len())?;
-        self.a.matvec(v, out);
+        all_finite("direction", v)?;
+        self.a.matvec(v, out)?;
         Ok(())
     }
 }

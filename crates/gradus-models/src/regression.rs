@@ -12,6 +12,11 @@ use crate::data::sample_batch;
 use crate::noise::LabelNoise;
 
 /// A model `f(theta; x_j)` fitted by squared loss to targets `y_j`.
+///
+/// These are per-sample primitives for [`Regression`], which checks every length and index
+/// before calling them: implementations may assume `theta`, `v` and `out` hold
+/// [`SquaredLossModel::num_params`] entries and `j < num_samples()` (and may panic
+/// otherwise). Code outside a `Regression` should go through its checked methods.
 pub trait SquaredLossModel {
     /// Number of parameters.
     fn num_params(&self) -> usize;
@@ -124,17 +129,22 @@ impl<M: SquaredLossModel> Regression<M> {
         self.noise
     }
 
-    /// Noise-free training loss `1/(2n) sum_j (f_j - y_j)^2`.
-    pub fn train_loss(&self, theta: &[f64]) -> f64 {
+    /// Noise-free training loss `1/(2n) sum_j (f_j - y_j)^2`. Errors unless `theta` has
+    /// `num_params` entries.
+    pub fn train_loss(&self, theta: &[f64]) -> Result<f64> {
+        same_len("parameters", self.model.num_params(), theta.len())?;
         let n = self.model.num_samples();
-        (0..n).map(|j| (self.model.output(theta, j) - self.model.target(j)).powi(2)).sum::<f64>()
-            / (2.0 * n as f64)
+        Ok((0..n)
+            .map(|j| (self.model.output(theta, j) - self.model.target(j)).powi(2))
+            .sum::<f64>()
+            / (2.0 * n as f64))
     }
 
     /// Gauss-Newton Hessian diagonal `1/n sum_j (d f_j / d theta_i)^2` (the Hessian on the
     /// manifold of minimisers, where residuals vanish).
     pub fn gauss_newton_diag(&self, theta: &[f64], out: &mut [f64]) -> Result<()> {
         let d = self.model.num_params();
+        same_len("parameters", d, theta.len())?;
         same_len("output", d, out.len())?;
         let n = self.model.num_samples();
         out.iter_mut().for_each(|o| *o = 0.0);
@@ -208,6 +218,7 @@ impl<M: SquaredLossModel> Differentiable<f64> for Regression<M> {
     fn hvp(&mut self, params: &[f64], v: &[f64], out: &mut [f64]) -> Result<()> {
         self.check(params, out.len())?;
         same_len("direction", params.len(), v.len())?;
+        gradus_core::validate::all_finite("direction", v)?;
         let n = self.model.num_samples();
         let inv = 1.0 / n as f64;
         self.model.outputs(params, &self.all, &mut self.scratch, &mut self.f);

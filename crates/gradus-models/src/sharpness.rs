@@ -237,10 +237,13 @@ impl Plateau {
         let smoothed = self.recent.iter().sum::<f64>() / self.recent.len() as f64;
         self.history.push((step, smoothed));
         let t0 = self.entered.unwrap_or(step);
-        if step - t0 < self.min_window || self.recent.len() < self.smooth {
+        // A step earlier than the entry (a caller replaying out of order) counts as no time on
+        // the manifold rather than wrapping around.
+        let on_manifold = step.saturating_sub(t0);
+        if on_manifold < self.min_window || self.recent.len() < self.smooth {
             return false;
         }
-        let mid = t0 + (step - t0) / 2;
+        let mid = t0 + on_manifold / 2;
         let k = self.history.partition_point(|&(s, _)| s < mid).min(self.history.len() - 1);
         let before = self.history[k].1;
         if ((before - smoothed) / smoothed.abs().max(f64::MIN_POSITIVE)).abs() < self.rel_tol {
@@ -349,7 +352,7 @@ impl<M: SquaredLossModel + Clone> SharpnessObserver<M> {
         }
         Ok(SharpnessRecord {
             step,
-            train_loss: self.model.train_loss(params),
+            train_loss: self.model.train_loss(params)?,
             trace: self.diag.iter().sum(),
             sqrt_diag: sum_sqrt(&self.diag),
             block: block_measure(&self.diag, &self.bounds)?,

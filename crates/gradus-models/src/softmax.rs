@@ -63,7 +63,8 @@ impl<T: Scalar> SoftmaxRegression<T> {
     fn check(&self, params: &[T], other: &[T], what: &'static str) -> Result<()> {
         let n = self.k * (self.x.cols() + 1);
         same_len("parameters", n, params.len())?;
-        same_len(what, n, other.len())
+        same_len(what, n, other.len())?;
+        gradus_core::validate::all_finite("parameters", params)
     }
 
     /// Writes softmax probabilities of row `i` into `self.logits`; returns `logsumexp`.
@@ -161,6 +162,7 @@ impl<T: Scalar> Differentiable<T> for SoftmaxRegression<T> {
     fn hvp(&mut self, params: &[T], v: &[T], out: &mut [T]) -> Result<()> {
         self.check(params, v, "direction")?;
         self.check(params, out, "output")?;
+        gradus_core::validate::all_finite("direction", v)?;
         let (d, k, n) = (self.x.cols(), self.k, self.x.rows());
         out.iter_mut().for_each(|o| *o = T::ZERO);
         let inv = T::ONE / T::from_usize(n);

@@ -67,7 +67,7 @@ fn logistic_derivatives() {
 #[test]
 fn softmax_derivatives() {
     let mut r = rng::seeded(5);
-    let (x, labels) = classification::<f64>(40, 5, 4, 1.0, 10.0, &mut r);
+    let (x, labels) = classification::<f64>(40, 5, 4, 1.0, 10.0, &mut r).unwrap();
     let mut m = SoftmaxRegression::new(x, labels, 4, 0.01, 40).unwrap();
     check_model(&mut m, 6, 1e-6);
 }
@@ -75,7 +75,7 @@ fn softmax_derivatives() {
 #[test]
 fn full_batch_objective_equals_full_loss_and_minibatches_are_unbiased() {
     let mut r = rng::seeded(7);
-    let (x, labels) = classification::<f64>(25, 3, 3, 1.0, 1.0, &mut r);
+    let (x, labels) = classification::<f64>(25, 3, 3, 1.0, 1.0, &mut r).unwrap();
     let mut full = SoftmaxRegression::new(x.clone(), labels.clone(), 3, 0.0, 25).unwrap();
     let mut mini = SoftmaxRegression::new(x, labels, 3, 0.0, 5).unwrap();
     let p: Vec<f64> = (0..12).map(|i| (i as f64 * 0.3).sin()).collect();

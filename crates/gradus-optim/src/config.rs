@@ -90,7 +90,13 @@ pub struct WeightDecay {
 }
 
 /// Full configuration of an [`crate::Agm`].
+///
+/// Non-exhaustive, so that adding a field is not a breaking change: start from a named
+/// constructor ([`AgmConfig::sgd`], [`AgmConfig::adam`], [`AgmConfig::rmsprop`],
+/// [`AgmConfig::adagrad`]) and change fields with the `with_*` setters (or by assigning the
+/// public fields), e.g. `AgmConfig::adam(1e-3).with_amsgrad(true).with_max_grad_norm(1.0)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AgmConfig {
     /// Learning rate `eta > 0` (the schedule's base value).
     pub lr: f64,
@@ -229,5 +235,112 @@ impl AgmConfig {
             "momentum={momentum};statistic={statistic};amsgrad={};centered={};precision={:?}",
             self.amsgrad, self.centered, self.precision
         )
+    }
+}
+
+impl AgmConfig {
+    /// Sets `lr` (learning rate).
+    #[must_use]
+    pub fn with_lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+
+    /// Sets `momentum` (momentum rule).
+    #[must_use]
+    pub fn with_momentum(mut self, momentum: Momentum) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Sets `statistic` (second-moment statistic).
+    #[must_use]
+    pub fn with_statistic(mut self, statistic: Statistic) -> Self {
+        self.statistic = statistic;
+        self
+    }
+
+    /// Sets `exponent` (preconditioner exponent).
+    #[must_use]
+    pub fn with_exponent(mut self, exponent: f64) -> Self {
+        self.exponent = exponent;
+        self
+    }
+
+    /// Sets `eps` (epsilon).
+    #[must_use]
+    pub fn with_eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// Sets `eps_placement` (placement of epsilon).
+    #[must_use]
+    pub fn with_eps_placement(mut self, eps_placement: EpsPlacement) -> Self {
+        self.eps_placement = eps_placement;
+        self
+    }
+
+    /// Sets `bias_correction` (bias correction).
+    #[must_use]
+    pub fn with_bias_correction(mut self, bias_correction: bool) -> Self {
+        self.bias_correction = bias_correction;
+        self
+    }
+
+    /// Sets `amsgrad` (AMSGrad running maximum).
+    #[must_use]
+    pub fn with_amsgrad(mut self, amsgrad: bool) -> Self {
+        self.amsgrad = amsgrad;
+        self
+    }
+
+    /// Sets `centered` (centered second moment).
+    #[must_use]
+    pub fn with_centered(mut self, centered: bool) -> Self {
+        self.centered = centered;
+        self
+    }
+
+    /// Sets `weight_decay` (weight decay).
+    #[must_use]
+    pub fn with_weight_decay(mut self, weight_decay: WeightDecay) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Sets `lr_decay` (Adagrad learning-rate decay).
+    #[must_use]
+    pub fn with_lr_decay(mut self, lr_decay: f64) -> Self {
+        self.lr_decay = lr_decay;
+        self
+    }
+
+    /// Sets `max_grad_norm` (global-norm clipping); takes a value or `None`.
+    #[must_use]
+    pub fn with_max_grad_norm(mut self, max_grad_norm: impl Into<Option<f64>>) -> Self {
+        self.max_grad_norm = max_grad_norm.into();
+        self
+    }
+
+    /// Sets `precision` (moment storage).
+    #[must_use]
+    pub fn with_precision(mut self, precision: StatePrecision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// Sets `check_finite` (gradient finiteness check).
+    #[must_use]
+    pub fn with_check_finite(mut self, check_finite: bool) -> Self {
+        self.check_finite = check_finite;
+        self
+    }
+
+    /// Sets `par` (kernel parallelism).
+    #[must_use]
+    pub fn with_par(mut self, par: Par) -> Self {
+        self.par = par;
+        self
     }
 }

@@ -29,5 +29,5 @@ pub use config::{
 pub use optimizer::{Optimizer, StepInfo};
 pub use schedule::Schedule;
 pub use shampoo::{Grafting, Shampoo, ShampooConfig};
-pub use state::{BufferData, NamedBuffer, OptimizerState, SCHEMA_VERSION};
+pub use state::{BufferData, NamedBuffer, OptimizerState, SCHEMA_VERSION, config_value};
 pub use trainer::{Control, LossLog, Observer, RunSummary, StepRecord, StopReason, Trainer};

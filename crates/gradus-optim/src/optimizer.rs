@@ -51,8 +51,9 @@ pub trait Optimizer<T: Scalar> {
     /// Number of steps taken.
     fn steps_taken(&self) -> u64;
 
-    /// A serialisable copy of the full state (hyperparameters, step count, buffers).
-    fn state(&self) -> OptimizerState;
+    /// A serialisable copy of the full state (hyperparameters, step count, buffers). Errors
+    /// if the configuration cannot be serialised.
+    fn state(&self) -> Result<OptimizerState>;
 
     /// Restores a state produced by [`Optimizer::state`]. Errors, naming the mismatch, if it
     /// belongs to another optimizer, layout, scalar type or schema version; on error nothing
@@ -80,7 +81,7 @@ impl<T: Scalar, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
     fn steps_taken(&self) -> u64 {
         (**self).steps_taken()
     }
-    fn state(&self) -> OptimizerState {
+    fn state(&self) -> Result<OptimizerState> {
         (**self).state()
     }
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {

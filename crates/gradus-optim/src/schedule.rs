@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 pub enum Schedule {
     /// `1`.
     Constant,
-    /// `gamma^floor(t / every)`.
+    /// `gamma^floor(t / every)`, `gamma` in `(0, 1]`.
     Step { every: u64, gamma: f64 },
-    /// `gamma^t`.
+    /// `gamma^t`, `gamma` in `(0, 1]`.
     Exponential { gamma: f64 },
     /// `(1 + decay t)^(-power)`; `power = 1` is inverse-time decay, and `decay = 1` gives the
     /// polynomial `(t + 1)^(-power)` of stochastic-approximation step sizes.
@@ -33,9 +33,11 @@ impl Schedule {
                 if every == 0 {
                     return Err(Error::hyper("every", 0.0, "must be >= 1"));
                 }
-                positive("gamma", gamma)
+                decay_factor(gamma)
             }
-            Schedule::Exponential { gamma } => positive("gamma", gamma),
+            // A factor above 1 grows without bound: the rate would become infinite (and be
+            // refused by the optimizer) after enough steps instead of failing up front.
+            Schedule::Exponential { gamma } => decay_factor(gamma),
             Schedule::InverseTime { decay, power } => {
                 gradus_core::validate::non_negative("decay", decay)?;
                 gradus_core::validate::non_negative("power", power)
@@ -68,6 +70,15 @@ impl Schedule {
             }
         }
     }
+}
+
+/// Errors unless `0 < gamma <= 1`.
+fn decay_factor(gamma: f64) -> Result<()> {
+    positive("gamma", gamma)?;
+    if gamma > 1.0 {
+        return Err(Error::hyper("gamma", gamma, "must lie in (0, 1]: a decay factor"));
+    }
+    Ok(())
 }
 
 /// Warm-up `(t + 1) / warmup` (never zero), then `decay(progress)` with progress in `[0, 1]`.

@@ -115,6 +115,14 @@ pub struct OptimizerState {
     pub buffers: Vec<NamedBuffer>,
 }
 
+/// The serde form of an optimizer configuration, for [`OptimizerState::config`]: a
+/// configuration that cannot be serialised is an error, never a silent JSON `null` that a
+/// later load would reject as corrupt.
+pub fn config_value<C: Serialize + ?Sized>(config: &C) -> Result<serde_json::Value> {
+    serde_json::to_value(config)
+        .map_err(|e| Error::corrupt("optimizer configuration", format!("cannot serialise: {e}")))
+}
+
 impl OptimizerState {
     /// Checks version, optimizer, scalar type and layout against the loading object.
     pub fn check_header<T: Scalar>(&self, optimizer: &str, layout: &Layout) -> Result<()> {

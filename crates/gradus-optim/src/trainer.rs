@@ -118,7 +118,12 @@ pub struct Trainer<T: Scalar, O: Objective<T>, P: Optimizer<T>> {
     params: Vec<T>,
     grad: Vec<T>,
     rng: Rng,
+    /// The rate the schedule scales: `lr_t = base_lr * schedule.factor(t)`.
     base_lr: f64,
+    /// The rate the trainer last gave the optimizer. The optimizer's own rate differing from
+    /// it means the user set one through [`Trainer::optimizer_mut`], which then becomes the
+    /// base rate (the optimizer is the one source of truth between runs).
+    applied_lr: f64,
     schedule: Schedule,
     step: u64,
     loss_tol: Option<f64>,
@@ -144,6 +149,7 @@ impl<T: Scalar, O: Objective<T>, P: Optimizer<T>> Trainer<T, O, P> {
             grad: vec![T::ZERO; n],
             rng: rng::seeded(seed),
             base_lr,
+            applied_lr: base_lr,
             schedule: Schedule::Constant,
             step: 0,
             loss_tol: None,
@@ -200,9 +206,25 @@ impl<T: Scalar, O: Objective<T>, P: Optimizer<T>> Trainer<T, O, P> {
         &self.optimizer
     }
 
-    /// The optimizer, mutably (e.g. to change hyperparameters between runs).
+    /// The optimizer, mutably (e.g. to change hyperparameters between runs). A learning rate
+    /// set here with [`Optimizer::set_lr`] becomes the base rate the schedule scales from the
+    /// next step on (it is not overwritten by the rate the trainer had stored).
     pub fn optimizer_mut(&mut self) -> &mut P {
         &mut self.optimizer
+    }
+
+    /// The base learning rate the schedule scales (the optimizer's rate, if it was changed
+    /// through [`Trainer::optimizer_mut`] since the last step).
+    pub fn base_lr(&self) -> f64 {
+        if self.optimizer.lr() != self.applied_lr { self.optimizer.lr() } else { self.base_lr }
+    }
+
+    /// Sets the base learning rate, which the optimizer takes at once (errors, changing
+    /// nothing, if the optimizer refuses it).
+    pub fn set_base_lr(&mut self, lr: f64) -> Result<()> {
+        self.optimizer.set_lr(lr)?;
+        (self.base_lr, self.applied_lr) = (lr, self.optimizer.lr());
+        Ok(())
     }
 
     /// Steps taken so far.
@@ -229,9 +251,11 @@ impl<T: Scalar, O: Objective<T>, P: Optimizer<T>> Trainer<T, O, P> {
     }
 
     fn run_here(&mut self, steps: u64) -> Result<RunSummary> {
+        self.base_lr = self.base_lr();
         let mut last_loss = f64::NAN;
         for k in 0..steps {
             self.optimizer.set_lr(self.base_lr * self.schedule.factor(self.step))?;
+            self.applied_lr = self.optimizer.lr();
             let loss = self.objective.loss_grad(&self.params, &mut self.grad, &mut self.rng)?;
             let loss = loss.to_f64();
             if !loss.is_finite() {
@@ -263,12 +287,12 @@ impl<T: Scalar, O: Objective<T>, P: Optimizer<T>> Trainer<T, O, P> {
     pub fn save_checkpoint(&self, path: impl AsRef<Path>) -> Result<()> {
         let meta = TrainerMeta {
             step: self.step,
-            base_lr: self.base_lr,
+            base_lr: self.base_lr(),
             schedule: self.schedule,
             rng: self.rng.clone(),
         };
         let ck = Checkpoint {
-            optimizer: self.optimizer.state(),
+            optimizer: self.optimizer.state()?,
             params: Some(BufferData::from_scalars(&self.params)),
             meta: serde_json::to_value(&meta)
                 .map_err(|e| Error::corrupt("trainer metadata", e.to_string()))?,
@@ -294,6 +318,7 @@ impl<T: Scalar, O: Objective<T>, P: Optimizer<T>> Trainer<T, O, P> {
         self.params = params;
         (self.step, self.base_lr, self.schedule, self.rng) =
             (meta.step, meta.base_lr, meta.schedule, meta.rng);
+        self.applied_lr = self.optimizer.lr();
         Ok(())
     }
 }

@@ -229,65 +229,45 @@ fn random_config(r: &mut R, kind: usize) -> AgmConfig {
     let lr = r.random_range(1e-3..0.1);
     let mut cfg = match kind {
         0 => AgmConfig::sgd(lr),
-        1 => AgmConfig {
-            momentum: Momentum::HeavyBall {
-                mu: r.random_range(0.0..0.95),
-                dampening: r.random_range(0.0..0.5),
-                nesterov: false,
-            },
-            ..AgmConfig::sgd(lr)
-        },
-        2 => AgmConfig {
-            momentum: Momentum::HeavyBall {
-                mu: r.random_range(0.1..0.95),
-                dampening: 0.0,
-                nesterov: true,
-            },
-            ..AgmConfig::sgd(lr)
-        },
-        3 => AgmConfig {
-            amsgrad: r.random_bool(0.5),
-            bias_correction: r.random_bool(0.7),
-            eps_placement: if r.random_bool(0.5) {
+        1 => AgmConfig::sgd(lr).with_momentum(Momentum::HeavyBall {
+            mu: r.random_range(0.0..0.95),
+            dampening: r.random_range(0.0..0.5),
+            nesterov: false,
+        }),
+        2 => AgmConfig::sgd(lr).with_momentum(Momentum::HeavyBall {
+            mu: r.random_range(0.1..0.95),
+            dampening: 0.0,
+            nesterov: true,
+        }),
+        3 => AgmConfig::adam(lr)
+            .with_amsgrad(r.random_bool(0.5))
+            .with_bias_correction(r.random_bool(0.7))
+            .with_eps_placement(if r.random_bool(0.5) {
                 EpsPlacement::Inside
             } else {
                 EpsPlacement::Outside
-            },
-            ..AgmConfig::adam(lr)
-        },
-        4 => AgmConfig {
-            centered: r.random_bool(0.5),
-            momentum: if r.random_bool(0.5) {
+            }),
+        4 => AgmConfig::rmsprop(lr).with_centered(r.random_bool(0.5)).with_momentum(
+            if r.random_bool(0.5) {
                 Momentum::HeavyBall { mu: 0.7, dampening: 0.0, nesterov: false }
             } else {
                 Momentum::None
             },
-            ..AgmConfig::rmsprop(lr)
-        },
-        5 => AgmConfig {
-            lr_decay: r.random_range(0.0..0.1),
-            statistic: Statistic::Sum {
-                initial: r.random_range(0.0..0.5),
-                partition: Partition::Coordinates,
-            },
-            ..AgmConfig::adagrad(lr)
-        },
-        6 => AgmConfig {
-            amsgrad: r.random_bool(0.5),
-            ..AgmConfig::adam(lr).with_partition(Partition::LayoutBlocks)
-        },
-        7 => AgmConfig {
-            momentum: Momentum::None,
-            exponent: r.random_range(0.0..1.0),
-            ..AgmConfig::adam(lr).with_partition(Partition::Global)
-        },
-        _ => AgmConfig {
-            statistic: Statistic::Sum {
-                initial: 0.1,
-                partition: Partition::LayoutBlocksWithRows { row_blocks: vec!["w".into()] },
-            },
-            ..AgmConfig::adam(lr)
-        },
+        ),
+        5 => AgmConfig::adagrad(lr).with_lr_decay(r.random_range(0.0..0.1)).with_statistic(
+            Statistic::Sum { initial: r.random_range(0.0..0.5), partition: Partition::Coordinates },
+        ),
+        6 => AgmConfig::adam(lr)
+            .with_partition(Partition::LayoutBlocks)
+            .with_amsgrad(r.random_bool(0.5)),
+        7 => AgmConfig::adam(lr)
+            .with_partition(Partition::Global)
+            .with_momentum(Momentum::None)
+            .with_exponent(r.random_range(0.0..1.0)),
+        _ => AgmConfig::adam(lr).with_statistic(Statistic::Sum {
+            initial: 0.1,
+            partition: Partition::LayoutBlocksWithRows { row_blocks: vec!["w".into()] },
+        }),
     };
     cfg.weight_decay = WeightDecay {
         coefficient: r.random_range(0.0..0.05),
@@ -355,8 +335,7 @@ fn paper01_a_unified_form_with_identity_preconditioner_is_sgd() {
     // AdamE with E = 0 and beta1 = 0: P = (v + eps)^0 = I and m = g.
     let n = 50;
     let (a, c, x0) = problem(3, n);
-    let mut cfg =
-        AgmConfig { exponent: 0.0, eps_placement: EpsPlacement::Inside, ..AgmConfig::adam(0.02) };
+    let mut cfg = AgmConfig::adam(0.02).with_exponent(0.0).with_eps_placement(EpsPlacement::Inside);
     cfg.momentum = Momentum::Ema { beta1: 0.0 };
     let unified =
         run(&mut Agm::new("adam-e", cfg, Layout::flat(n).unwrap()).unwrap(), &a, &c, &x0, 30);
@@ -463,7 +442,7 @@ fn results_do_not_depend_on_thread_count() {
 fn clipping_rescales_to_the_global_norm() {
     let mut opt = Agm::<f64>::new(
         "sgd",
-        AgmConfig { max_grad_norm: Some(1.0), ..AgmConfig::sgd(1.0) },
+        AgmConfig::sgd(1.0).with_max_grad_norm(Some(1.0)),
         Layout::flat(2).unwrap(),
     )
     .unwrap();

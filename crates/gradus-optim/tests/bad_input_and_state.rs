@@ -43,31 +43,32 @@ fn invalid_hyperparameters_name_the_field() {
         "nesterov"
     );
     // bf16 state needs f32 parameters.
-    let c = AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(1e-3) };
+    let c = AgmConfig::adam(1e-3).with_precision(StatePrecision::Bf16);
     assert!(matches!(Agm::<f64>::new("adam", c, l()), Err(Error::Unsupported(_))));
     // A state-shaping change between steps is refused; a plain one is accepted.
     let mut opt = Agm::<f32>::adam(l(), 1e-3).unwrap();
-    assert!(opt.set_config(AgmConfig { amsgrad: true, ..AgmConfig::adam(1e-3) }).is_err());
-    opt.set_config(AgmConfig { eps: 1e-6, ..AgmConfig::adam(2e-3) }).unwrap();
+    assert!(opt.set_config(AgmConfig::adam(1e-3).with_amsgrad(true)).is_err());
+    opt.set_config(AgmConfig::adam(2e-3).with_eps(1e-6)).unwrap();
     assert_eq!(opt.lr(), 2e-3);
     assert!(opt.set_lr(-1.0).is_err());
 }
 
 fn configs() -> Vec<(&'static str, AgmConfig)> {
     vec![
-        ("adam", AgmConfig { amsgrad: true, ..AgmConfig::adam(0.01) }),
-        ("adam-bf16", AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(0.01) }),
+        ("adam", AgmConfig::adam(0.01).with_amsgrad(true)),
+        ("adam-bf16", AgmConfig::adam(0.01).with_precision(StatePrecision::Bf16)),
         (
             "sgd",
-            AgmConfig {
-                momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: true },
-                ..AgmConfig::sgd(0.01)
-            },
+            AgmConfig::sgd(0.01).with_momentum(Momentum::HeavyBall {
+                mu: 0.9,
+                dampening: 0.0,
+                nesterov: true,
+            }),
         ),
-        ("rmsprop", AgmConfig { centered: true, ..AgmConfig::rmsprop(0.01) }),
+        ("rmsprop", AgmConfig::rmsprop(0.01).with_centered(true)),
         ("adagrad", AgmConfig::adagrad(0.01)),
         ("adam-mini", AgmConfig::adam(0.01).with_partition(Partition::LayoutBlocks)),
-        ("adam-e", AgmConfig { exponent: 0.3, ..AgmConfig::adam(0.01) }),
+        ("adam-e", AgmConfig::adam(0.01).with_exponent(0.3)),
     ]
 }
 
@@ -93,7 +94,7 @@ fn rejected_steps_leave_parameters_and_state_bit_identical() {
         let mut opt = Agm::<f32>::new(name, cfg, layout()).unwrap();
         let mut x: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
         warm(&mut opt, &mut x, 3);
-        let (x_before, st_before) = (x.clone(), opt.state());
+        let (x_before, st_before) = (x.clone(), opt.state().unwrap());
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             let mut g = vec![0.5f32; n];
             g[n - 2] = bad;
@@ -113,7 +114,7 @@ fn rejected_steps_leave_parameters_and_state_bit_identical() {
         let xb: Vec<u32> = x.iter().map(|v| v.to_bits()).collect();
         let wb: Vec<u32> = x_before.iter().map(|v| v.to_bits()).collect();
         assert_eq!(xb, wb, "{name}: parameters changed");
-        assert_eq!(opt.state(), st_before, "{name}: state changed");
+        assert_eq!(opt.state().unwrap(), st_before, "{name}: state changed");
     }
 }
 
@@ -128,7 +129,7 @@ fn checkpoints_resume_exactly() {
         warm(&mut a, &mut xa, 5);
         let path = dir.join(format!("{name}.ck"));
         let ck = Checkpoint {
-            optimizer: a.state(),
+            optimizer: a.state().unwrap(),
             params: Some(gradus_optim::BufferData::from_scalars(&xa)),
             meta: serde_json::Value::Null,
         };
@@ -142,7 +143,7 @@ fn checkpoints_resume_exactly() {
         warm(&mut a, &mut xa, 4);
         warm(&mut b, &mut xb, 4);
         assert_eq!(xa, xb, "{name}: resumed run diverged");
-        assert_eq!(a.state(), b.state());
+        assert_eq!(a.state().unwrap(), b.state().unwrap());
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -152,8 +153,8 @@ fn mismatched_states_are_refused_with_the_reason() {
     let mut adam = Agm::<f32>::adam(layout(), 0.01).unwrap();
     let mut x = vec![0.1f32; layout().len()];
     warm(&mut adam, &mut x, 2);
-    let st = adam.state();
-    let before = adam.state();
+    let st = adam.state().unwrap();
+    let before = adam.state().unwrap();
     let reason = |r: Result<(), Error>| match r {
         Err(Error::StateMismatch { field, .. }) => field,
         other => panic!("expected StateMismatch, got {other:?}"),
@@ -168,8 +169,7 @@ fn mismatched_states_are_refused_with_the_reason() {
     old.schema_version = 0;
     assert_eq!(reason(adam.load_state(&old)), "schema version");
     let mut ams =
-        Agm::<f32>::new("adam", AgmConfig { amsgrad: true, ..AgmConfig::adam(0.01) }, layout())
-            .unwrap();
+        Agm::<f32>::new("adam", AgmConfig::adam(0.01).with_amsgrad(true), layout()).unwrap();
     assert_eq!(reason(ams.load_state(&st)), "optimizer configuration");
     let mut short = st.clone();
     short.buffers[0].data = gradus_optim::BufferData::F32(vec![0.0; 3]);
@@ -177,14 +177,17 @@ fn mismatched_states_are_refused_with_the_reason() {
     let mut nan = st.clone();
     nan.buffers[1].data = gradus_optim::BufferData::F32(vec![f32::NAN; layout().len()]);
     assert!(matches!(adam.load_state(&nan), Err(Error::NonFinite { .. })));
-    assert_eq!(adam.state(), before, "a refused load changed the optimizer");
+    assert_eq!(adam.state().unwrap(), before, "a refused load changed the optimizer");
 }
 
 #[test]
 fn corrupt_checkpoint_bytes_are_errors() {
     let adam = Agm::<f32>::adam(layout(), 0.01).unwrap();
-    let ck =
-        Checkpoint { optimizer: adam.state(), params: None, meta: serde_json::json!({"k": 1}) };
+    let ck = Checkpoint {
+        optimizer: adam.state().unwrap(),
+        params: None,
+        meta: serde_json::json!({"k": 1}),
+    };
     let bytes = checkpoint::encode(&ck);
     assert_eq!(checkpoint::decode(&bytes).unwrap(), ck);
     for cut in [0, 7, 20, bytes.len() / 2, bytes.len() - 1] {
@@ -211,7 +214,11 @@ fn failed_save_keeps_the_previous_checkpoint() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("run.ck");
     let adam = Agm::<f32>::adam(layout(), 0.01).unwrap();
-    let ck = Checkpoint { optimizer: adam.state(), params: None, meta: serde_json::Value::Null };
+    let ck = Checkpoint {
+        optimizer: adam.state().unwrap(),
+        params: None,
+        meta: serde_json::Value::Null,
+    };
     checkpoint::save(&path, &ck).unwrap();
     // A directory squatting on the temporary file's name makes the next save fail before the
     // rename: the old checkpoint must survive intact and no temporary file may remain.
@@ -264,7 +271,7 @@ fn control_rules_reject_bad_steps_leaving_everything_bit_identical() {
         let mut opt = ControlRule::<f32>::new(name, cfg, layout()).unwrap();
         let mut x: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
         warm(&mut opt, &mut x, 3);
-        let (x_before, st_before) = (x.clone(), opt.state());
+        let (x_before, st_before) = (x.clone(), opt.state().unwrap());
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             let mut g = vec![0.5f32; n];
             g[n - 2] = bad;
@@ -284,7 +291,7 @@ fn control_rules_reject_bad_steps_leaving_everything_bit_identical() {
         let xb: Vec<u32> = x.iter().map(|v| v.to_bits()).collect();
         let wb: Vec<u32> = x_before.iter().map(|v| v.to_bits()).collect();
         assert_eq!(xb, wb, "{name}: parameters changed");
-        assert_eq!(opt.state(), st_before, "{name}: state changed");
+        assert_eq!(opt.state().unwrap(), st_before, "{name}: state changed");
     }
 }
 
@@ -299,7 +306,7 @@ fn control_rule_checkpoints_resume_exactly() {
         warm(&mut a, &mut xa, 5);
         let path = dir.join(format!("{name}.ck"));
         let ck = Checkpoint {
-            optimizer: a.state(),
+            optimizer: a.state().unwrap(),
             params: Some(gradus_optim::BufferData::from_scalars(&xa)),
             meta: serde_json::Value::Null,
         };
@@ -317,7 +324,7 @@ fn control_rule_checkpoints_resume_exactly() {
         warm(&mut a, &mut xa, 4);
         warm(&mut b, &mut xb, 4);
         assert_eq!(xa, xb, "{name}: resumed run diverged");
-        assert_eq!(a.state(), b.state());
+        assert_eq!(a.state().unwrap(), b.state().unwrap());
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -332,8 +339,8 @@ fn control_rule_mismatched_states_are_refused_with_the_reason() {
     .unwrap();
     let mut x = vec![0.1f32; layout().len()];
     warm(&mut ballistic, &mut x, 2);
-    let st = ballistic.state();
-    let before = ballistic.state();
+    let st = ballistic.state().unwrap();
+    let before = ballistic.state().unwrap();
     let reason = |r: Result<(), Error>| match r {
         Err(Error::StateMismatch { field, .. }) => field,
         other => panic!("expected StateMismatch, got {other:?}"),
@@ -368,5 +375,24 @@ fn control_rule_mismatched_states_are_refused_with_the_reason() {
     ));
     bad_cfg.config = serde_json::json!({"lr": "fast"});
     assert!(matches!(ballistic.load_state(&bad_cfg), Err(Error::Corrupt { .. })));
-    assert_eq!(ballistic.state(), before, "a refused load changed the optimizer");
+    assert_eq!(ballistic.state().unwrap(), before, "a refused load changed the optimizer");
+}
+
+/// A configuration that cannot be serialised is an error, not a JSON `null` in the state (which
+/// a later `load_state` would refuse as corrupt); real configurations serialise to objects.
+#[test]
+fn unserialisable_configuration_is_an_error_and_real_ones_are_objects() {
+    // JSON object keys must be strings: a map keyed by pairs cannot be written.
+    let bad: std::collections::BTreeMap<(u8, u8), f64> = [((1, 2), 0.5)].into_iter().collect();
+    assert!(matches!(
+        gradus_optim::config_value(&bad),
+        Err(Error::Corrupt { what: "optimizer configuration", .. })
+    ));
+    let l = || Layout::flat(4).unwrap();
+    let agm = Agm::<f32>::new("adam", AgmConfig::adam(1e-3), l()).unwrap();
+    let shampoo =
+        gradus_optim::Shampoo::<f64>::new(gradus_optim::ShampooConfig::new(0.1), l()).unwrap();
+    for st in [agm.state().unwrap(), shampoo.state().unwrap()] {
+        assert!(st.config.is_object(), "{}: config {}", st.optimizer, st.config);
+    }
 }

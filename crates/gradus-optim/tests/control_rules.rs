@@ -99,10 +99,11 @@ fn momentum_setting_is_heavy_ball_with_the_derived_coefficients() {
         let phi = friction(1.0, gamma, h0);
         let mu = (-phi * dt).exp();
         let mut rule = ControlRule::<f64>::momentum(flat(n), dt, gamma, h0).unwrap();
-        let cfg = AgmConfig {
-            momentum: Momentum::HeavyBall { mu, dampening: mu, nesterov: false },
-            ..AgmConfig::sgd(dt / phi)
-        };
+        let cfg = AgmConfig::sgd(dt / phi).with_momentum(Momentum::HeavyBall {
+            mu,
+            dampening: mu,
+            nesterov: false,
+        });
         let mut agm = Agm::<f64>::new("hb", cfg, flat(n)).unwrap();
         let (mut x, mut y) = (vec![0.7; n], vec![0.7; n]);
         for s in 0..25 {

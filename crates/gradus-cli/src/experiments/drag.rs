@@ -45,11 +45,9 @@ fn run_curve(ex: &Example, cfg: DragConfig, total: u64, seed: u64) -> ExpResult<
 fn run_adam(ex: &Example, eps: f64, total: u64, seed: u64) -> ExpResult<Curve> {
     let m = ex.problem.len();
     let mut obj = SemiDualObjective::new(&ex.problem, eps, 1)?;
-    let cfg = AgmConfig {
-        weight_decay: WeightDecay { coefficient: 1e-3, decoupled: true },
-        par: Par::Seq,
-        ..AgmConfig::adam(1e-3)
-    };
+    let cfg = AgmConfig::adam(1e-3)
+        .with_weight_decay(WeightDecay { coefficient: 1e-3, decoupled: true })
+        .with_par(Par::Seq);
     let mut opt = Agm::<f64>::new("adamw", cfg, Layout::flat(m)?)?;
     let (mut g, mut grad) = (vec![0.0; m], vec![0.0; m]);
     let mut r = rng::seeded(seed);

@@ -148,11 +148,8 @@ fn least_squares(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
                 Method::Erm => ls.erm_solution(data.points())?,
                 _ => {
                     let mut obj = BoxedObjective(objective(*m, &ls, &data, &s)?);
-                    let cfg = AgmConfig {
-                        max_grad_norm: Some(100.0),
-                        par: Par::Seq,
-                        ..AgmConfig::sgd(0.01)
-                    };
+                    let cfg =
+                        AgmConfig::sgd(0.01).with_max_grad_norm(Some(100.0)).with_par(Par::Seq);
                     let mut opt = Agm::<f64>::new("gd", cfg, Layout::flat(10)?)?;
                     let mut theta = vec![0.0; 10];
                     train(&mut obj, &mut opt, &mut theta, 50, &mut r)?;
@@ -257,7 +254,7 @@ fn classification(ctx: &Ctx, report: &mut Report, task: Task<'_>, intro: String)
             let mut r = rng::seeded(rng::derive_seed(ctx.seed, 500 + sd));
             let mut theta = task.model.init(&mut r);
             let mut obj = BoxedObjective(objective(*m, &task.model, &task.train, &s)?);
-            let cfg = AgmConfig { par: Par::Seq, ..AgmConfig::adam(task.lr) };
+            let cfg = AgmConfig::adam(task.lr).with_par(Par::Seq);
             let mut opt = Agm::<f64>::new("adam", cfg, Layout::flat(theta.len())?)?;
             train(&mut obj, &mut opt, &mut theta, steps, &mut r)?;
             for (k, &rad) in radii.iter().enumerate() {

@@ -776,7 +776,7 @@ fn logistic_section(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
     let mut parts = Vec::new();
     for i in 0..n {
         let mut r = rng::seeded(rng::derive_seed(ctx.seed, 700 + i as u64));
-        let (x, labels) = classification::<f64>(m, features, 2, 1.5, 10.0, &mut r);
+        let (x, labels) = classification::<f64>(m, features, 2, 1.5, 10.0, &mut r)?;
         let y = labels.iter().map(|&l| if l == 0 { -1.0 } else { 1.0 }).collect();
         parts.push(LogisticRegression::new(x, y, 1e-2, m)?);
     }

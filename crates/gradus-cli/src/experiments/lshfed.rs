@@ -115,7 +115,7 @@ fn federation(
 }
 
 fn sgd(l: Layout) -> gradus_core::Result<Agm<f64>> {
-    Agm::new("sgd", AgmConfig { par: Par::Seq, ..AgmConfig::sgd(0.1) }, l)
+    Agm::new("sgd", AgmConfig::sgd(0.1).with_par(Par::Seq), l)
 }
 
 fn opt(x: Option<f64>) -> String {

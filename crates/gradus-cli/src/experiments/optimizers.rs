@@ -27,7 +27,7 @@ struct Spec {
 }
 
 fn cfg(name: &str, c: AgmConfig, l: Layout) -> gradus_core::Result<Box<dyn Optimizer<f32> + Send>> {
-    Ok(Box::new(Agm::new(name, AgmConfig { par: Par::Seq, ..c }, l)?))
+    Ok(Box::new(Agm::new(name, c.with_par(Par::Seq), l)?))
 }
 
 fn specs() -> Vec<Spec> {
@@ -38,10 +38,11 @@ fn specs() -> Vec<Spec> {
             build: |lr, l| {
                 cfg(
                     "momentum",
-                    AgmConfig {
-                        momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: false },
-                        ..AgmConfig::sgd(lr)
-                    },
+                    AgmConfig::sgd(lr).with_momentum(Momentum::HeavyBall {
+                        mu: 0.9,
+                        dampening: 0.0,
+                        nesterov: false,
+                    }),
                     l,
                 )
             },
@@ -51,10 +52,11 @@ fn specs() -> Vec<Spec> {
             build: |lr, l| {
                 cfg(
                     "nesterov",
-                    AgmConfig {
-                        momentum: Momentum::HeavyBall { mu: 0.9, dampening: 0.0, nesterov: true },
-                        ..AgmConfig::sgd(lr)
-                    },
+                    AgmConfig::sgd(lr).with_momentum(Momentum::HeavyBall {
+                        mu: 0.9,
+                        dampening: 0.0,
+                        nesterov: true,
+                    }),
                     l,
                 )
             },
@@ -65,34 +67,26 @@ fn specs() -> Vec<Spec> {
             build: |lr, l| {
                 cfg(
                     "adamw",
-                    AgmConfig {
-                        weight_decay: WeightDecay { coefficient: 1e-2, decoupled: true },
-                        ..AgmConfig::adam(lr)
-                    },
+                    AgmConfig::adam(lr)
+                        .with_weight_decay(WeightDecay { coefficient: 1e-2, decoupled: true }),
                     l,
                 )
             },
         },
         Spec {
             name: "amsgrad",
-            build: |lr, l| cfg("amsgrad", AgmConfig { amsgrad: true, ..AgmConfig::adam(lr) }, l),
+            build: |lr, l| cfg("amsgrad", AgmConfig::adam(lr).with_amsgrad(true), l),
         },
         Spec {
             name: "adam (bf16 state)",
             build: |lr, l| {
-                cfg(
-                    "adam-bf16",
-                    AgmConfig { precision: StatePrecision::Bf16, ..AgmConfig::adam(lr) },
-                    l,
-                )
+                cfg("adam-bf16", AgmConfig::adam(lr).with_precision(StatePrecision::Bf16), l)
             },
         },
         Spec { name: "rmsprop", build: |lr, l| cfg("rmsprop", AgmConfig::rmsprop(lr), l) },
         Spec {
             name: "rmsprop (centered)",
-            build: |lr, l| {
-                cfg("rmsprop-c", AgmConfig { centered: true, ..AgmConfig::rmsprop(lr) }, l)
-            },
+            build: |lr, l| cfg("rmsprop-c", AgmConfig::rmsprop(lr).with_centered(true), l),
         },
         Spec { name: "adagrad", build: |lr, l| cfg("adagrad", AgmConfig::adagrad(lr), l) },
         Spec {
@@ -126,11 +120,7 @@ fn specs() -> Vec<Spec> {
         Spec {
             name: "shampoo (adam graft)",
             build: |lr, l| {
-                let c = ShampooConfig {
-                    par: Par::Seq,
-                    precondition_frequency: 10,
-                    ..ShampooConfig::new(lr)
-                };
+                let c = ShampooConfig::new(lr).with_par(Par::Seq).with_precondition_frequency(10);
                 Ok(Box::new(Shampoo::<f32>::new(c, l)?))
             },
         },
@@ -139,11 +129,9 @@ fn specs() -> Vec<Spec> {
             build: |lr, l| {
                 cfg(
                     "adam-e",
-                    AgmConfig {
-                        exponent: 0.25,
-                        eps_placement: gradus_optim::EpsPlacement::Inside,
-                        ..AgmConfig::adam(lr)
-                    },
+                    AgmConfig::adam(lr)
+                        .with_exponent(0.25)
+                        .with_eps_placement(gradus_optim::EpsPlacement::Inside),
                     l,
                 )
             },
@@ -339,7 +327,7 @@ pub fn run(ctx: &Ctx) -> ExpResult<gradus_report::Report> {
 
     let (n, dim, k, steps_s) = ctx.pick((600, 30, 5, 600), (2000, 50, 10, 3000));
     let mut r = rng::seeded(rng::derive_seed(ctx.seed, 202));
-    let (x, labels) = classification::<f32>(n, dim, k, 1.0, 30.0, &mut r);
+    let (x, labels) = classification::<f32>(n, dim, k, 1.0, 30.0, &mut r)?;
     let soft = SoftmaxRegression::new(x, labels, k, 1e-4, 64)?;
     let slayout = soft.layout();
     report.text(format!(

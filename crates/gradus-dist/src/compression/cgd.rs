@@ -85,7 +85,7 @@ impl<T: WireScalar, C: Compressor<T>> Optimizer<T> for Cgd<T, C> {
         self.t
     }
 
-    fn state(&self) -> OptimizerState {
+    fn state(&self) -> Result<OptimizerState> {
         let head =
             StateHead { optimizer: "cgd", layout: &self.layout, step: self.t, eta: self.eta };
         self.link.save(head, (false, Default::default()), None)

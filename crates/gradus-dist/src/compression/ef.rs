@@ -118,7 +118,7 @@ impl<T: WireScalar, C: Compressor<T>> Optimizer<T> for Ef<T, C> {
         self.t
     }
 
-    fn state(&self) -> OptimizerState {
+    fn state(&self) -> Result<OptimizerState> {
         let head = StateHead { optimizer: "ef", layout: &self.layout, step: self.t, eta: self.eta };
         self.link.save(head, (false, Default::default()), Some(("e", &self.e)))
     }

@@ -129,7 +129,7 @@ impl<T: WireScalar, C: Compressor<T>> Optimizer<T> for Ef21<T, C> {
         self.t
     }
 
-    fn state(&self) -> OptimizerState {
+    fn state(&self) -> Result<OptimizerState> {
         let head =
             StateHead { optimizer: "ef21", layout: &self.layout, step: self.t, eta: self.eta };
         self.link.save(head, (self.started, self.init), Some(("d", &self.d)))

@@ -47,7 +47,7 @@ impl<T: WireScalar, C: Compressor<T>> Link<T, C> {
         head: StateHead<'_>,
         extra: (bool, Ef21Init),
         buffer: Option<(&str, &[T])>,
-    ) -> OptimizerState {
+    ) -> Result<OptimizerState> {
         let cfg = MethodConfig {
             eta: head.eta,
             compressor: self.compressor.name(),
@@ -56,13 +56,13 @@ impl<T: WireScalar, C: Compressor<T>> Link<T, C> {
             started: extra.0,
             init: extra.1,
         };
-        OptimizerState {
+        Ok(OptimizerState {
             schema_version: SCHEMA_VERSION,
             optimizer: head.optimizer.into(),
             scalar: T::NAME.into(),
             layout: head.layout.clone(),
             step: head.step,
-            config: cfg.to_value(),
+            config: cfg.to_value()?,
             buffers: buffer
                 .map(|(name, data)| NamedBuffer {
                     name: name.into(),
@@ -70,7 +70,7 @@ impl<T: WireScalar, C: Compressor<T>> Link<T, C> {
                 })
                 .into_iter()
                 .collect(),
-        }
+        })
     }
 
     /// Checks a checkpoint written by [`Link::save`] for `optimizer` over `layout` and fills
@@ -167,7 +167,7 @@ impl MethodConfig {
         Ok(cfg)
     }
 
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    pub fn to_value(&self) -> Result<serde_json::Value> {
+        gradus_optim::config_value(self)
     }
 }

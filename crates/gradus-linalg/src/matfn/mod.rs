@@ -27,7 +27,12 @@ pub enum RootMethod {
 }
 
 /// Parameters of an inverse root computation.
+///
+/// Non-exhaustive, so that adding a field is not a breaking change: start from
+/// [`RootParams::default`] (or [`RootParams::new`]) and change fields with the `with_*`
+/// setters, e.g. `RootParams::new(2).with_method(RootMethod::Newton)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RootParams {
     /// Root order `p >= 1`: computes `(A + eps I)^{-1/p}`.
     pub p: u32,
@@ -60,6 +65,11 @@ impl Default for RootParams {
 }
 
 impl RootParams {
+    /// The defaults with root order `p` (computes `(A + eps I)^{-1/p}`).
+    pub fn new(p: u32) -> Self {
+        RootParams { p, ..RootParams::default() }
+    }
+
     /// Checks the parameters; the error names the first invalid one.
     pub fn validate(&self) -> Result<()> {
         if self.p == 0 {
@@ -69,6 +79,57 @@ impl RootParams {
         gradus_core::validate::positive("floor", self.floor)?;
         gradus_core::validate::positive("newton_tol", self.newton_tol)?;
         Ok(())
+    }
+}
+
+impl RootParams {
+    /// Sets `p` (root order).
+    #[must_use]
+    pub fn with_p(mut self, p: u32) -> Self {
+        self.p = p;
+        self
+    }
+
+    /// Sets `eps` (diagonal regularisation).
+    #[must_use]
+    pub fn with_eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// Sets `floor` (eigenvalue floor).
+    #[must_use]
+    pub fn with_floor(mut self, floor: f64) -> Self {
+        self.floor = floor;
+        self
+    }
+
+    /// Sets `method` (root algorithm).
+    #[must_use]
+    pub fn with_method(mut self, method: RootMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Sets `newton_tol` (Newton tolerance).
+    #[must_use]
+    pub fn with_newton_tol(mut self, newton_tol: f64) -> Self {
+        self.newton_tol = newton_tol;
+        self
+    }
+
+    /// Sets `newton_max_iter` (Newton iteration cap).
+    #[must_use]
+    pub fn with_newton_max_iter(mut self, newton_max_iter: usize) -> Self {
+        self.newton_max_iter = newton_max_iter;
+        self
+    }
+
+    /// Sets `residual` (residual diagnostic).
+    #[must_use]
+    pub fn with_residual(mut self, residual: bool) -> Self {
+        self.residual = residual;
+        self
     }
 }
 

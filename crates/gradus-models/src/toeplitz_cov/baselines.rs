@@ -5,6 +5,7 @@
 
 use faer::Mat;
 use faer::linalg::solvers::Solve;
+use gradus_core::validate::same_len;
 use gradus_core::{Error, Result};
 use num_complex::Complex64;
 
@@ -15,7 +16,26 @@ use super::model::DataKind;
 const ZERO: Complex64 = Complex64::new(0.0, 0.0);
 
 /// `S = (1/N) sum_m x_m x_m^H` (row-major `P x P`) from row-major snapshots.
-pub fn sample_covariance(x: &[Complex64], n: usize, p: usize) -> Vec<Complex64> {
+///
+/// Errors unless `n >= 1` (no snapshots: `1/N` is infinite), `p >= 1` and `x` holds `n x p`
+/// values.
+pub fn sample_covariance(x: &[Complex64], n: usize, p: usize) -> Result<Vec<Complex64>> {
+    check_dim(p)?;
+    if n == 0 {
+        return Err(Error::InvalidShape {
+            what: "snapshots",
+            detail: "no snapshots (n = 0)".into(),
+        });
+    }
+    let expected = n.checked_mul(p).ok_or_else(|| Error::InvalidShape {
+        what: "snapshots",
+        detail: format!("{n} x {p} overflows usize"),
+    })?;
+    same_len("snapshots (n x P)", expected, x.len())?;
+    p.checked_mul(p).ok_or_else(|| Error::InvalidShape {
+        what: "covariance",
+        detail: format!("{p} x {p} overflows usize"),
+    })?;
     let mut s = vec![ZERO; p * p];
     for m in 0..n {
         let xm = &x[m * p..(m + 1) * p];
@@ -27,17 +47,31 @@ pub fn sample_covariance(x: &[Complex64], n: usize, p: usize) -> Vec<Complex64> 
     }
     let inv = 1.0 / n as f64;
     s.iter_mut().for_each(|v| *v *= inv);
-    s
+    Ok(s)
+}
+
+/// Errors for a zero dimension `P` (there is no lag-0 entry).
+fn check_dim(p: usize) -> Result<()> {
+    if p == 0 {
+        return Err(Error::InvalidShape { what: "dimension P", detail: "P = 0".into() });
+    }
+    Ok(())
 }
 
 /// The Frobenius-nearest Toeplitz matrix to `S`: average each diagonal. Returns its first
-/// column `r_l = mean_q S_{q+l, q}`.
-pub fn toeplitz_projection(s: &[Complex64], p: usize) -> Vec<Complex64> {
+/// column `r_l = mean_q S_{q+l, q}`. Errors unless `p >= 1` and `s` holds `p x p` values.
+pub fn toeplitz_projection(s: &[Complex64], p: usize) -> Result<Vec<Complex64>> {
+    check_dim(p)?;
+    let expected = p.checked_mul(p).ok_or_else(|| Error::InvalidShape {
+        what: "covariance",
+        detail: format!("{p} x {p} overflows usize"),
+    })?;
+    same_len("covariance (P x P)", expected, s.len())?;
     let mut r: Vec<Complex64> = (0..p)
         .map(|l| (0..p - l).map(|q| s[(q + l) * p + q]).sum::<Complex64>() / (p - l) as f64)
         .collect();
     r[0].im = 0.0;
-    r
+    Ok(r)
 }
 
 /// Real parametrisation of a Hermitian (or real symmetric) Toeplitz first column:
@@ -66,9 +100,11 @@ fn basis(i: usize, p: usize, kind: DataKind) -> Vec<(usize, usize, Complex64)> {
 }
 
 /// Fisher information per snapshot, `F_ij = Re tr(R^{-1} B_i R^{-1} B_j)`, in the real
-/// parametrisation (times 1/2 for real data).
+/// parametrisation (times 1/2 for real data). Errors for an empty `r` or an `R` that is not
+/// positive definite.
 pub fn fisher_information(r: &[Complex64], kind: DataKind) -> Result<Mat<f64>> {
     let p = r.len();
+    check_dim(p)?;
     let (ri, _) = dense::inverse_logdet(r)?;
     let np = n_params(p, kind);
     // C_i = R^{-1} B_i, dense.
@@ -152,7 +188,7 @@ pub struct MlResult {
 pub fn fisher_scoring_ml(nll: &mut ToeplitzNll, tol: f64, max_iter: usize) -> Result<MlResult> {
     let p = nll.model().p;
     let kind = nll.model().kind;
-    let mut r = toeplitz_projection(nll.sample_covariance(), p);
+    let mut r = toeplitz_projection(nll.sample_covariance(), p)?;
     if kind == DataKind::Real {
         r.iter_mut().for_each(|z| z.im = 0.0);
     }
@@ -213,11 +249,19 @@ pub fn fisher_scoring_ml(nll: &mut ToeplitzNll, tol: f64, max_iter: usize) -> Re
 }
 
 /// Cramer-Rao bound on `E sum_l |r_hat_l - r_l|^2` (the first row) for `n` snapshots: the
-/// trace of the inverse Slepian-Bangs Fisher information `n F` at the true `R`.
+/// trace of the inverse Slepian-Bangs Fisher information `n F` at the true `R`. Errors for
+/// `n = 0` (the bound is infinite), an empty `r`, or an `R` that is not positive definite.
 pub fn crb_first_row(r: &[Complex64], n: usize, kind: DataKind) -> Result<f64> {
+    if n == 0 {
+        return Err(Error::hyper("n", 0.0, "need at least one snapshot (the bound is infinite)"));
+    }
     let f = fisher_information(r, kind)?;
     let np = f.nrows();
     let id = Mat::<f64>::from_fn(np, np, |i, j| if i == j { 1.0 } else { 0.0 });
     let inv = f.partial_piv_lu().solve(&id);
-    Ok((0..np).map(|i| inv[(i, i)]).sum::<f64>() / n as f64)
+    let bound = (0..np).map(|i| inv[(i, i)]).sum::<f64>() / n as f64;
+    if !bound.is_finite() {
+        return Err(Error::Singular { detail: "Fisher information of the first row".into() });
+    }
+    Ok(bound)
 }

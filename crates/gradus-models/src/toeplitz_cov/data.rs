@@ -8,8 +8,26 @@ use rand::Rng as _;
 use super::model::DataKind;
 use crate::data::normal;
 
-/// First column of `sum_k p_k v(w_k) v(w_k)^H + noise I`.
-pub fn sinusoid_column(p: usize, freqs: &[f64], powers: &[f64], noise: f64) -> Vec<Complex64> {
+/// First column of `sum_k p_k v(w_k) v(w_k)^H + noise I`. Errors for `p = 0`, one power
+/// per frequency missing, or a non-finite frequency, power or noise.
+pub fn sinusoid_column(
+    p: usize,
+    freqs: &[f64],
+    powers: &[f64],
+    noise: f64,
+) -> Result<Vec<Complex64>> {
+    if p == 0 {
+        return Err(Error::InvalidShape { what: "dimension P", detail: "P = 0".into() });
+    }
+    gradus_core::validate::same_len("powers", freqs.len(), powers.len())?;
+    gradus_core::validate::all_finite("frequencies", freqs)?;
+    gradus_core::validate::all_finite("powers", powers)?;
+    gradus_core::validate::all_finite("noise", &[noise])?;
+    Ok(column(p, freqs, powers, noise))
+}
+
+/// [`sinusoid_column`] for arguments already checked.
+fn column(p: usize, freqs: &[f64], powers: &[f64], noise: f64) -> Vec<Complex64> {
     let mut r: Vec<Complex64> = (0..p)
         .map(|l| {
             freqs.iter().zip(powers).map(|(w, pw)| Complex64::from_polar(*pw, w * l as f64)).sum()
@@ -21,7 +39,8 @@ pub fn sinusoid_column(p: usize, freqs: &[f64], powers: &[f64], noise: f64) -> V
 
 /// Random Caratheodory: `p` frequencies sorted uniform on `[0, 2 pi)`, amplitudes sorted
 /// uniform on `[0, 2.5)` (powers are their squares), white noise of standard deviation 0.17.
-pub fn random_caratheodory(p: usize, seed: u64) -> Vec<Complex64> {
+/// Errors for `p = 0`.
+pub fn random_caratheodory(p: usize, seed: u64) -> Result<Vec<Complex64>> {
     let mut r = rng::seeded(seed);
     let mut w: Vec<f64> = (0..p).map(|_| r.random_range(0.0..std::f64::consts::TAU)).collect();
     let mut a: Vec<f64> = (0..p).map(|_| r.random_range(0.0..2.5)).collect();
@@ -42,7 +61,7 @@ pub fn atom(off_grid: bool) -> Vec<Complex64> {
         (w[3], w[7], w[12], w[14]) = (1.25, 3.01, 5.20, 5.8);
     }
     let powers: Vec<f64> = (1..=15).map(|k| k as f64).collect();
-    sinusoid_column(15, &w, &powers, 0.0)
+    column(15, &w, &powers, 0.0)
 }
 
 /// AR(3) with coefficients `[0.5, 0.2, 0.05]` and innovation standard deviation 0.8: the
@@ -79,16 +98,27 @@ pub fn ar3(p: usize) -> Result<Vec<Complex64>> {
 }
 
 /// `n` snapshots `x = C z` with `C C^H = R` (Cholesky), `z` standard complex normal
-/// (`CN(0, I)`) or real normal; row-major `n x P`.
+/// (`CN(0, I)`) or real normal; row-major `n x P`. Errors for an empty or non-finite `r`, an
+/// `R` that is not positive definite, or `n x P` overflowing.
 pub fn sample(r: &[Complex64], n: usize, kind: DataKind, seed: u64) -> Result<Vec<Complex64>> {
     let p = r.len();
+    if p == 0 {
+        return Err(Error::InvalidShape { what: "true covariance", detail: "P = 0".into() });
+    }
+    if let Some(index) = r.iter().position(|z| !(z.re.is_finite() && z.im.is_finite())) {
+        return Err(Error::NonFinite { what: "true covariance", index });
+    }
+    let total = n.checked_mul(p).ok_or_else(|| Error::InvalidShape {
+        what: "snapshots",
+        detail: format!("{n} x {p} overflows usize"),
+    })?;
     let rm = super::dense::toeplitz(r);
     let llt = rm
         .llt(Side::Lower)
         .map_err(|_| Error::NotPositiveDefinite { detail: "true covariance".into() })?;
     let l = llt.L();
     let mut g = rng::seeded(seed);
-    let mut out = vec![Complex64::new(0.0, 0.0); n * p];
+    let mut out = vec![Complex64::new(0.0, 0.0); total];
     let s = std::f64::consts::FRAC_1_SQRT_2;
     let mut z = vec![Complex64::new(0.0, 0.0); p];
     for m in 0..n {

@@ -20,6 +20,10 @@ pub(crate) fn toeplitz(r: &[Complex64]) -> Mat<Complex64> {
 /// `R^{-1}` and `log det R` by faer's Cholesky (for metrics and baselines).
 pub(crate) fn inverse_logdet(r: &[Complex64]) -> Result<(Mat<Complex64>, f64)> {
     let p = r.len();
+    // faer's Cholesky does not check: a NaN would come back as a NaN factor, not an error.
+    if let Some(index) = r.iter().position(|z| !(z.re.is_finite() && z.im.is_finite())) {
+        return Err(Error::NonFinite { what: "first column", index });
+    }
     let rm = toeplitz(r);
     let llt = rm
         .llt(Side::Lower)

@@ -44,7 +44,11 @@ impl ToeplitzNll {
         if n == 0 {
             return Err(Error::InvalidShape { what: "snapshots", detail: "no snapshots".into() });
         }
-        same_len("snapshots (n x P)", n * p, x.len())?;
+        let total = n.checked_mul(p).ok_or_else(|| Error::InvalidShape {
+            what: "snapshots",
+            detail: format!("{n} x {p} overflows usize"),
+        })?;
+        same_len("snapshots (n x P)", total, x.len())?;
         if let Some(index) = x.iter().position(|z| !(z.re.is_finite() && z.im.is_finite())) {
             return Err(Error::NonFinite { what: "snapshots", index });
         }
@@ -54,7 +58,7 @@ impl ToeplitzNll {
                 detail: "real model given complex data".into(),
             });
         }
-        let s = super::baselines::sample_covariance(x, n, p);
+        let s = super::baselines::sample_covariance(x, n, p)?;
         let use_structured = match path {
             EvalPath::Structured => true,
             EvalPath::Dense => false,
@@ -125,6 +129,9 @@ impl ToeplitzNll {
         let p = self.model.p;
         same_len("first column", p, r.len())?;
         same_len("lag gradient", p, gamma.len())?;
+        if let Some(index) = r.iter().position(|z| !(z.re.is_finite() && z.im.is_finite())) {
+            return Err(Error::NonFinite { what: "first column", index });
+        }
         self.evaluations += 1;
         match self.structured.as_mut() {
             Some(st) => st.eval(r, &self.x, self.n, gamma),
@@ -140,10 +147,8 @@ impl ToeplitzNll {
         let out = self
             .model
             .first_column(theta, &mut r)
-            .and_then(|_| self.loss_grad_lags(&r, &mut gamma));
-        if out.is_ok() {
-            self.model.backprop(theta, &gamma, grad);
-        }
+            .and_then(|_| self.loss_grad_lags(&r, &mut gamma))
+            .and_then(|loss| self.model.backprop(theta, &gamma, grad).map(|()| loss));
         self.r = r;
         self.gamma = gamma;
         out

@@ -103,7 +103,12 @@ impl SinusoidModel {
     /// writes `dL/dtheta` into `grad`:
     /// `dL/da_k = s'(a_k) [Re gamma_0 + 2 sum_l Re(gamma_l e^{i w_k l})]`,
     /// `dL/dw_k = s(a_k) 2 sum_l Re(gamma_l i l e^{i w_k l})` (cosines for real data).
-    pub fn backprop(&self, theta: &[f64], gamma: &[Complex64], grad: &mut [f64]) {
+    ///
+    /// Errors unless `theta` and `grad` have `2K` entries and `gamma` has `P`.
+    pub fn backprop(&self, theta: &[f64], gamma: &[Complex64], grad: &mut [f64]) -> Result<()> {
+        gradus_core::validate::same_len("parameters", 2 * self.k, theta.len())?;
+        gradus_core::validate::same_len("gradient", 2 * self.k, grad.len())?;
+        gradus_core::validate::same_len("lag gradient", self.p, gamma.len())?;
         let (a, w) = theta.split_at(self.k);
         let (ga, gw) = grad.split_at_mut(self.k);
         for k in 0..self.k {
@@ -124,5 +129,6 @@ impl SinusoidModel {
             ga[k] = amplitude_derivative(a[k], self.scale) * sa;
             gw[k] = amplitude(a[k], self.scale) * sw;
         }
+        Ok(())
     }
 }

@@ -359,7 +359,7 @@ impl<T: SimdFloat> Optimizer<T> for Agm<T> {
         self.t
     }
 
-    fn state(&self) -> OptimizerState {
+    fn state(&self) -> Result<OptimizerState> {
         let mut buffers = Vec::new();
         let mut push = |name: &str, m: &Moment<T>| {
             if !m.is_empty() {
@@ -370,15 +370,15 @@ impl<T: SimdFloat> Optimizer<T> for Agm<T> {
         push("v", &self.v);
         push("vmax", &self.vmax);
         push("avg", &Moment::Full(self.avg.clone()));
-        OptimizerState {
+        Ok(OptimizerState {
             schema_version: SCHEMA_VERSION,
             optimizer: self.name.clone(),
             scalar: T::NAME.into(),
             layout: self.layout.clone(),
             step: self.t,
-            config: serde_json::to_value(&self.cfg).unwrap_or(serde_json::Value::Null),
+            config: crate::state::config_value(&self.cfg)?,
             buffers,
-        }
+        })
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {

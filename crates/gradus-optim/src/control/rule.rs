@@ -550,7 +550,7 @@ impl<T: SimdFloat> Optimizer<T> for ControlRule<T> {
         self.t
     }
 
-    fn state(&self) -> OptimizerState {
+    fn state(&self) -> Result<OptimizerState> {
         let mut buffers = Vec::new();
         if !self.v.is_empty() {
             buffers.push(NamedBuffer { name: "v".into(), data: BufferData::from_scalars(&self.v) });
@@ -558,15 +558,15 @@ impl<T: SimdFloat> Optimizer<T> for ControlRule<T> {
         if !self.m.is_empty() {
             buffers.push(NamedBuffer { name: "m".into(), data: BufferData::from_scalars(&self.m) });
         }
-        OptimizerState {
+        Ok(OptimizerState {
             schema_version: SCHEMA_VERSION,
             optimizer: self.name.clone(),
             scalar: T::NAME.into(),
             layout: self.layout.clone(),
             step: self.t,
-            config: serde_json::to_value(&self.cfg).unwrap_or(serde_json::Value::Null),
+            config: crate::state::config_value(&self.cfg)?,
             buffers,
-        }
+        })
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {

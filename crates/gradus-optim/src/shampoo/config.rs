@@ -22,7 +22,12 @@ pub enum Grafting {
 }
 
 /// Shampoo hyperparameters.
+///
+/// Non-exhaustive, so that adding a field is not a breaking change: start from
+/// [`ShampooConfig::new`] and change fields with the `with_*` setters (or by assigning the
+/// public fields), e.g. `ShampooConfig::new(0.1).with_momentum(0.9)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ShampooConfig {
     /// Learning rate `> 0`.
     pub lr: f64,
@@ -120,5 +125,105 @@ impl ShampooConfig {
             self.min_preconditioner_dim,
             self.momentum > 0.0
         )
+    }
+}
+
+impl ShampooConfig {
+    /// Sets `lr` (learning rate).
+    #[must_use]
+    pub fn with_lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+
+    /// Sets `beta2` (statistics decay, 1 for the running sum).
+    #[must_use]
+    pub fn with_beta2(mut self, beta2: f64) -> Self {
+        self.beta2 = beta2;
+        self
+    }
+
+    /// Sets `epsilon` (diagonal added before the root).
+    #[must_use]
+    pub fn with_epsilon(mut self, epsilon: f64) -> Self {
+        self.epsilon = epsilon;
+        self
+    }
+
+    /// Sets `root` (root order).
+    #[must_use]
+    pub fn with_root(mut self, root: u32) -> Self {
+        self.root = root;
+        self
+    }
+
+    /// Sets `precondition_frequency` (steps between root recomputations).
+    #[must_use]
+    pub fn with_precondition_frequency(mut self, precondition_frequency: u64) -> Self {
+        self.precondition_frequency = precondition_frequency;
+        self
+    }
+
+    /// Sets `start_preconditioning_step` (first preconditioned step).
+    #[must_use]
+    pub fn with_start_preconditioning_step(mut self, start_preconditioning_step: u64) -> Self {
+        self.start_preconditioning_step = start_preconditioning_step;
+        self
+    }
+
+    /// Sets `max_preconditioner_dim` (largest block side).
+    #[must_use]
+    pub fn with_max_preconditioner_dim(mut self, max_preconditioner_dim: usize) -> Self {
+        self.max_preconditioner_dim = max_preconditioner_dim;
+        self
+    }
+
+    /// Sets `min_preconditioner_dim` (smallest preconditioned block side).
+    #[must_use]
+    pub fn with_min_preconditioner_dim(mut self, min_preconditioner_dim: usize) -> Self {
+        self.min_preconditioner_dim = min_preconditioner_dim;
+        self
+    }
+
+    /// Sets `grafting` (step-size source).
+    #[must_use]
+    pub fn with_grafting(mut self, grafting: Grafting) -> Self {
+        self.grafting = grafting;
+        self
+    }
+
+    /// Sets `graft_epsilon` (epsilon of the graft method).
+    #[must_use]
+    pub fn with_graft_epsilon(mut self, graft_epsilon: f64) -> Self {
+        self.graft_epsilon = graft_epsilon;
+        self
+    }
+
+    /// Sets `momentum` (heavy-ball momentum).
+    #[must_use]
+    pub fn with_momentum(mut self, momentum: f64) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Sets `weight_decay` (decoupled weight decay).
+    #[must_use]
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Sets `root_method` (root algorithm).
+    #[must_use]
+    pub fn with_root_method(mut self, root_method: RootMethod) -> Self {
+        self.root_method = root_method;
+        self
+    }
+
+    /// Sets `par` (parallelism across blocks).
+    #[must_use]
+    pub fn with_par(mut self, par: Par) -> Self {
+        self.par = par;
+        self
     }
 }

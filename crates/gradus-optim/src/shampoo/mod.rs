@@ -122,14 +122,12 @@ impl<T: SimdFloat> Shampoo<T> {
     }
 
     fn root_params(&self) -> RootParams {
-        RootParams {
-            p: self.cfg.root,
-            eps: self.cfg.epsilon,
-            floor: self.cfg.epsilon.max(1e-30),
-            method: self.cfg.root_method,
-            residual: false,
-            ..Default::default()
-        }
+        RootParams::default()
+            .with_p(self.cfg.root)
+            .with_eps(self.cfg.epsilon)
+            .with_floor(self.cfg.epsilon.max(1e-30))
+            .with_method(self.cfg.root_method)
+            .with_residual(false)
     }
 
     /// Graft direction of one element, advancing its statistic.
@@ -311,7 +309,7 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
         self.t
     }
 
-    fn state(&self) -> OptimizerState {
+    fn state(&self) -> Result<OptimizerState> {
         let mut buffers =
             vec![NamedBuffer { name: "graft".into(), data: BufferData::F64(self.graft.clone()) }];
         if !self.momentum.is_empty() {
@@ -333,15 +331,15 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
                 });
             }
         }
-        OptimizerState {
+        Ok(OptimizerState {
             schema_version: SCHEMA_VERSION,
             optimizer: "shampoo".into(),
             scalar: T::NAME.into(),
             layout: self.layout.clone(),
             step: self.t,
-            config: serde_json::to_value(&self.cfg).unwrap_or(serde_json::Value::Null),
+            config: crate::state::config_value(&self.cfg)?,
             buffers,
-        }
+        })
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {

@@ -57,7 +57,11 @@ pub fn problem(inst: Instance, seed: u64) -> ExpResult<Problem> {
     for &i in &idx[..inst.s] {
         w_star[i] = if normal(&mut r) > 0.0 { 1.0 } else { -1.0 };
     }
-    let y = (0..inst.n).map(|j| x.row(j).iter().zip(&w_star).map(|(a, b)| a * b).sum()).collect();
+    let y = x
+        .as_slice()
+        .chunks_exact(x.cols().max(1))
+        .map(|row| row.iter().zip(&w_star).map(|(a, b)| a * b).sum())
+        .collect();
     Ok(Problem { net: DiagonalNet::new(x, y, DiagParam::SquareDifference)?, w_star })
 }
 
@@ -77,7 +81,11 @@ pub fn metrics(p: &Problem) -> impl FnMut(&[f64]) -> [f64; 4] + Send + 'static {
     let (net, w_star) = (p.net.clone(), p.w_star.clone());
     let mut w = vec![0.0; w_star.len()];
     move |theta| {
-        net.weights(theta, &mut w);
+        // The trainer hands over parameters of the layout's length, so this cannot fail; a
+        // failure would show as NaN metrics rather than stop the run.
+        if net.weights(theta, &mut w).is_err() {
+            return [f64::NAN; 4];
+        }
         let test: f64 = w.iter().zip(&w_star).map(|(a, b)| (a - b).powi(2)).sum();
         let support = w.iter().filter(|v| v.abs() > SUPPORT_THRESHOLD).count() as f64;
         let l1: f64 = w.iter().map(|v| v.abs()).sum();
@@ -94,8 +102,8 @@ pub fn solution_measures(p: &Problem, run: &Run) -> Option<(f64, f64)> {
         return None;
     }
     let mut w = vec![0.0; p.w_star.len()];
-    p.net.weights(&run.params, &mut w);
-    Some(p.net.measures_minimum(&w))
+    p.net.weights(&run.params, &mut w).ok()?;
+    p.net.measures_minimum(&w).ok()
 }
 
 /// Per-seed values of `f` at the end of the converged runs (`None` elsewhere).

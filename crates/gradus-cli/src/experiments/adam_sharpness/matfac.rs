@@ -56,8 +56,12 @@ fn completion_error(d: &Drawn) -> impl FnMut(&[f64]) -> [f64; 4] + Send + 'stati
     let (model, hidden) = (d.model.clone(), d.hidden.clone());
     let norm = hidden.iter().map(|h| h.2 * h.2).sum::<f64>().sqrt();
     move |theta| {
-        let err: f64 =
-            hidden.iter().map(|&(a, b, t)| (model.entry(theta, a, b) - t).powi(2)).sum::<f64>();
+        // Hidden entries lie inside the matrix and the trainer hands over parameters of the
+        // layout's length, so `entry` cannot fail; a failure would show as a NaN error.
+        let err: f64 = hidden
+            .iter()
+            .map(|&(a, b, t)| (model.entry(theta, a, b).unwrap_or(f64::NAN) - t).powi(2))
+            .sum::<f64>();
         [err.sqrt() / norm, 0.0, 0.0, 0.0]
     }
 }

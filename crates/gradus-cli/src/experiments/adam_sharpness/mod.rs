@@ -99,7 +99,7 @@ fn config(ctx: &Ctx) -> ExpResult<Config> {
 }
 
 fn seq(cfg: AgmConfig) -> AgmConfig {
-    AgmConfig { par: Par::Seq, ..cfg }
+    cfg.with_par(Par::Seq)
 }
 
 fn sgd(lr: f64) -> Method {
@@ -138,22 +138,18 @@ fn methods(c: &Config) -> Vec<Method> {
     if c.full_suite {
         m.push(Method {
             name: "RMSProp".into(),
-            cfg: seq(AgmConfig {
-                bias_correction: true,
-                statistic: Statistic::Ema { beta2: 0.999, partition: Partition::Coordinates },
-                ..AgmConfig::rmsprop(lr)
-            }),
+            cfg: seq(AgmConfig::rmsprop(lr).with_bias_correction(true).with_statistic(
+                Statistic::Ema { beta2: 0.999, partition: Partition::Coordinates },
+            )),
             exponent: 0.5,
             blocks: Blocks::Coordinates,
         });
         for e in [0.25, 0.75] {
             m.push(Method {
                 name: format!("AdamE E={e}"),
-                cfg: seq(AgmConfig {
-                    exponent: e,
-                    eps_placement: EpsPlacement::Inside,
-                    ..AgmConfig::adam(lr)
-                }),
+                cfg: seq(AgmConfig::adam(lr)
+                    .with_exponent(e)
+                    .with_eps_placement(EpsPlacement::Inside)),
                 exponent: e,
                 blocks: Blocks::Coordinates,
             });

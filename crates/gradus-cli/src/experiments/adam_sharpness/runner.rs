@@ -221,7 +221,7 @@ where
             if job.noisy { LabelNoise::PlusMinus(job.setting.sigma) } else { LabelNoise::None };
         let batch = if job.noisy { job.setting.batch } else { job.model.num_samples() };
         let reg = Regression::new(job.model.clone(), batch, noise)?;
-        let gate = job.setting.gate_rel * reg.train_loss(job.init);
+        let gate = job.setting.gate_rel * reg.train_loss(job.init)?;
         let (layout, bounds) = job.method.layout(job.layout)?;
         let (min_window, steps) = match job.fixed_steps {
             Some(s) => (u64::MAX, s),

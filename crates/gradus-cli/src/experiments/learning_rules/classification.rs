@@ -39,11 +39,7 @@ struct Spec {
 }
 
 fn agm(name: &str, cfg: AgmConfig, layout: Layout) -> GResult<Boxed> {
-    Ok(Box::new(Agm::new(
-        name,
-        AgmConfig { par: Par::Seq, max_grad_norm: Some(CLIP), ..cfg },
-        layout,
-    )?))
+    Ok(Box::new(Agm::new(name, cfg.with_par(Par::Seq).with_max_grad_norm(Some(CLIP)), layout)?))
 }
 
 fn specs() -> Vec<Spec> {
@@ -180,8 +176,14 @@ fn task(
     let cap_epochs: u64 = ctx.pick(40, 60);
     let reference_steps: u64 = ctx.pick(1000, 1500);
     let mut data_rng = rng::stream(ctx.seed, 0xC1A55);
-    let (x, labels) =
-        classification::<f32>(n_train + n_test, dim, classes, separation, condition, &mut data_rng);
+    let (x, labels) = classification::<f32>(
+        n_train + n_test,
+        dim,
+        classes,
+        separation,
+        condition,
+        &mut data_rng,
+    )?;
     let split = n_train * dim;
     let x_train = Dense::from_row_major(n_train, dim, x.as_slice()[..split].to_vec())?;
     let x_test = Dense::from_row_major(n_test, dim, x.as_slice()[split..].to_vec())?;
@@ -200,11 +202,8 @@ fn task(
     let f0 = full.clone().full_loss_grad(&x0, &mut g)? as f64;
     let reference = {
         let mut eval = full.clone();
-        let mut opt = Agm::<f32>::new(
-            "ref",
-            AgmConfig { par: Par::Seq, ..AgmConfig::adam(1e-2) },
-            layout.clone(),
-        )?;
+        let mut opt =
+            Agm::<f32>::new("ref", AgmConfig::adam(1e-2).with_par(Par::Seq), layout.clone())?;
         let mut p = x0.clone();
         let mut best = f0;
         for s in 0..reference_steps {

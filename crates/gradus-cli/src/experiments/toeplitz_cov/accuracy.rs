@@ -119,7 +119,7 @@ pub fn section(
             let mut kl_row = vec![m.to_string()];
             for e in 0..names.len() {
                 let col: Vec<&Est> = per_trial.iter().map(|t| &t[e]).collect();
-                let (mse, mean) = cell(&col, |est| Some(first_row_squared_error(&est.r, truth)));
+                let (mse, mean) = cell(&col, |est| first_row_squared_error(&est.r, truth).ok());
                 let (kl, _) = cell(&col, |est| kl_divergence(&est.r, truth).ok());
                 mse_row.push(mse);
                 kl_row.push(kl);
@@ -153,7 +153,10 @@ pub fn section(
         let m = sweep.ms.last().copied().unwrap_or(0);
         let mse = |e: usize| {
             mean_std(
-                &last.iter().map(|t| first_row_squared_error(&t[e].r, truth)).collect::<Vec<_>>(),
+                &last
+                    .iter()
+                    .filter_map(|t| first_row_squared_error(&t[e].r, truth).ok())
+                    .collect::<Vec<_>>(),
             )
             .0
         };

@@ -22,7 +22,7 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
         "Toeplitz covariance estimation by over-parameterised gradient descent (paper 07)",
     );
     let all = vec![
-        ("random Caratheodory", random_caratheodory(runs::P, 1)),
+        ("random Caratheodory", random_caratheodory(runs::P, 1)?),
         ("ATOM on-grid", atom(false)),
         ("ATOM off-grid", atom(true)),
         ("AR(3)", ar3(runs::P)?),

@@ -107,7 +107,7 @@ pub fn baselines(x: &[Complex64], m: usize) -> [Est; 2] {
     let run = || -> gradus_core::Result<[Est; 2]> {
         let model = SinusoidModel::new(P, 2 * P, DataKind::Complex)?;
         let mut nll = ToeplitzNll::new(model, x, m, EvalPath::Auto)?;
-        let proj = toeplitz_projection(nll.sample_covariance(), P);
+        let proj = toeplitz_projection(nll.sample_covariance(), P)?;
         let mut g = vec![Complex64::new(0.0, 0.0); P];
         let proj_nll = nll.loss_grad_lags(&proj, &mut g).unwrap_or(f64::NAN);
         let start = Instant::now();

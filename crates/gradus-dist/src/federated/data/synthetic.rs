@@ -17,7 +17,7 @@ pub fn gaussian_mixture(
     rng: &mut Rng,
 ) -> Result<Dataset> {
     checked_size(n, dim)?;
-    let (x, y) = gradus_models::data::classification::<f64>(n, dim, classes, separation, 1.0, rng);
+    let (x, y) = gradus_models::data::classification::<f64>(n, dim, classes, separation, 1.0, rng)?;
     Dataset::new(x.as_slice().to_vec(), y, dim, classes)
 }
 
