@@ -16,6 +16,7 @@
 //! | [`dist`] | `gradus-dist` | compressors, error feedback, robust aggregation, LSH screening, federated simulation |
 //! | [`ot`] | `gradus-ot` | semi-discrete OT (DRAG), Sinkhorn, particle flows (Langevin, WFR, SVGD), DRO |
 //! | [`graph`] | `gradus-graph` | test-time-compute collaboration graphs, REINFORCE / Agent-REINFORCE, simulated LLM environment |
+//! | [`ode`] | `gradus-ode` | fixed-step RK4 and adaptive Dormand-Prince RK45 on a time grid |
 //! | [`report`] | `gradus-report` | Markdown/CSV tables and SVG plots |
 //!
 //! All crates share one error type, [`Error`].
@@ -26,6 +27,7 @@ pub use gradus_graph as graph;
 pub use gradus_kernels as kernels;
 pub use gradus_linalg as linalg;
 pub use gradus_models as models;
+pub use gradus_ode as ode;
 pub use gradus_optim as optim;
 pub use gradus_ot as ot;
 pub use gradus_report as report;

@@ -19,6 +19,7 @@ mod quadratic;
 mod regression;
 pub mod sharpness;
 mod softmax;
+pub mod teacher_student;
 pub mod toeplitz_cov;
 mod two_layer;
 
