@@ -2,7 +2,9 @@
 //! (paper 05 §2, §3, §5).
 
 use gradus_core::{Error, Layout, Par, rng};
-use gradus_dist::federated::lshfed::{Grouping, Verifier, elect, quantile_scores, ring_pointer};
+use gradus_dist::federated::lshfed::{
+    Grouping, ReputationScore, Verifier, elect, quantile_scores, reputation_scores, ring_pointer,
+};
 use gradus_dist::federated::screening::HammingScreen;
 use gradus_dist::federated::{LshHasher, Updates, hamming};
 use gradus_models::data::normal;
@@ -209,6 +211,27 @@ fn quantile_scores_rank_smallest_first() {
 }
 
 #[test]
+fn official_scores_are_the_shifted_ones_plus_one_over_r_minus_one() {
+    // (R - rank) / (R - 1) with R = 4: ranks 0..3 score 4/3, 1, 2/3, 1/3.
+    let v = [0.5, 9.0, 2.0, 0.1];
+    assert_eq!(
+        reputation_scores(&v, ReputationScore::Official),
+        vec![1.0, 1.0 / 3.0, 2.0 / 3.0, 4.0 / 3.0]
+    );
+    assert_eq!(reputation_scores(&[7.0], ReputationScore::Official), vec![1.0]);
+    for n in 2..9 {
+        let vals: Vec<f64> = (0..n).map(|k| ((k * 7) % n) as f64).collect();
+        let o = reputation_scores(&vals, ReputationScore::Official);
+        let s = reputation_scores(&vals, ReputationScore::Shifted);
+        for (a, b) in o.iter().zip(&s) {
+            assert!((a - b - 1.0 / (n - 1) as f64).abs() < 1e-15);
+        }
+        // Every official score is positive: everyone keeps an arc on the ring.
+        assert!(o.iter().all(|&x| x > 0.0));
+    }
+}
+
+#[test]
 fn verifier_keeps_the_group_nearest_the_benchmark() {
     let d = 64;
     let l = Layout::new().matrix("w", 8, 8).unwrap();
@@ -234,11 +257,17 @@ fn verifier_keeps_the_group_nearest_the_benchmark() {
     let want: Vec<f64> = (0..d).map(|k| 0.5 * (rows[w * d + k] + rows[(w + 3) * d + k])).collect();
     assert!(out.update.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-14));
     assert_eq!(out.bits_to_verifier, (6 + 3) * 5 * 8);
-    // The flipped trainer (client 0) is the farthest: reputation 0.
-    assert_eq!(v.reputation()[0], 0.0);
+    // The flipped trainer (client 0) is the farthest: the lowest official score 1 / (R - 1).
+    assert_eq!(v.reputation()[0], 0.2);
     assert_eq!(v.benchmark(), Some(&v.hasher().hash(&out.update).unwrap()));
     assert!(v.round(&[0, 1], u, 3, Grouping::RoundRobin, Par::Seq).is_err());
     assert!(v.round(&[0, 1, 2, 3, 4, 99], u, 3, Grouping::RoundRobin, Par::Seq).is_err());
+    // Under the shifted rule the farthest trainer scores 0.
+    let h = LshHasher::new(&l, 5, 9).unwrap();
+    let mut v = Verifier::new(h, 6, 1).with_score(ReputationScore::Shifted);
+    v.set_benchmark(&base).unwrap();
+    v.round(&participants, u, 3, Grouping::RoundRobin, Par::Seq).unwrap();
+    assert_eq!(v.reputation()[0], 0.0);
 }
 
 #[test]
@@ -301,5 +330,23 @@ fn a_huge_r_is_an_error_naming_r() {
     for r in [usize::MAX, usize::MAX / 2, usize::MAX / 16 + 1, 1 << 62] {
         let err = LshHasher::new(&layout(), r, 1);
         assert!(matches!(err, Err(Error::InvalidHyperparameter { field: "r", .. })), "{r}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// When every candidate is elected and every score is positive (the official scores
+    /// always are), the ring election is a rotation of the index order, so the round-robin
+    /// groups `j mod P` are the same partition every round whenever `P` divides the count:
+    /// reputation cannot move an attacker into another group.
+    #[test]
+    fn electing_everyone_with_positive_scores_is_a_rotation(
+        scores in prop::collection::vec(0.05f64..2.0, 2..30), round in 0u64..1000,
+    ) {
+        let m = scores.len();
+        let order = elect(&scores, m, ring_pointer(round, 3));
+        let s = order[0];
+        prop_assert_eq!(order, (0..m).map(|i| (s + i) % m).collect::<Vec<_>>());
     }
 }

@@ -4,7 +4,7 @@
 use gradus_core::{Error, Layout, Par, rng};
 use gradus_dist::federated::aggregate::{Aggregator, Krum, Weiszfeld};
 use gradus_dist::federated::data::{Dataset, split, synthetic};
-use gradus_dist::federated::lshfed::Grouping;
+use gradus_dist::federated::lshfed::{Grouping, ReputationScore};
 use gradus_dist::federated::screening::HammingScreen;
 use gradus_dist::federated::sim::{Benchmark, Defense, FedConfig, Federation};
 use gradus_dist::federated::{Attack, LshHasher, NonFinitePolicy, Updates};
@@ -123,7 +123,12 @@ fn runs_are_deterministic_for_any_thread_count() {
         participants: 8,
         byzantine_fraction: 0.3,
         attack: Attack::Gaussian { sigma: 3.0, relative: true },
-        defense: Defense::LshFed { r: 5, groups: 4, grouping: Grouping::RoundRobin },
+        defense: Defense::LshFed {
+            r: 5,
+            groups: 4,
+            grouping: Grouping::RoundRobin,
+            score: ReputationScore::Official,
+        },
         seed: 11,
         ..FedConfig::default()
     };
@@ -210,10 +215,18 @@ fn robust_rules_survive_a_sign_flip_that_breaks_the_mean() {
     // (20% here, with contiguous groups); the mean collapses at that fraction too.
     let broken20 = run(&fed, flip, 0.2, Defense::Aggregate(Aggregator::Mean)).final_accuracy(3);
     assert!(broken20 < acc0 - 0.3, "mean at 20%: {broken20}");
-    let lf =
-        run(&fed, flip, 0.2, Defense::LshFed { r: 5, groups: 5, grouping: Grouping::Contiguous });
+    let contiguous = Defense::LshFed {
+        r: 5,
+        groups: 5,
+        grouping: Grouping::Contiguous,
+        score: ReputationScore::Shifted,
+    };
+    let lf = run(&fed, flip, 0.2, contiguous);
     assert!(lf.final_accuracy(3) > acc0 - 0.08, "lshfed at 20%: {}", lf.final_accuracy(3));
     assert_eq!(lf.clean_win_rate(), Some(1.0));
+    // A clean win needs a clean group: the rates are consistent with each other.
+    assert_eq!(lf.clean_group_rate(), Some(1.0));
+    assert_eq!(lf.clean_win_given_clean_group(), Some(1.0));
     assert!(lf.rounds[0].code_bits * 20 < lf.rounds[0].full_bits);
 }
 
@@ -263,7 +276,12 @@ fn policy_defenses() -> Vec<Defense> {
             screen: HammingScreen::default(),
             then: Aggregator::Mean,
         },
-        Defense::LshFed { r: 4, groups: 2, grouping: Grouping::RoundRobin },
+        Defense::LshFed {
+            r: 4,
+            groups: 2,
+            grouping: Grouping::RoundRobin,
+            score: ReputationScore::Official,
+        },
     ]
 }
 

@@ -156,46 +156,122 @@ pub fn example2(
     n_eval: usize,
     seed: u64,
 ) -> Result<Example> {
-    check_size("example 2 dimension", d, 1)?;
-    check_size("example 2 targets", m, 2)?;
-    check_size("example 2 weight samples", n_weights, m)?;
-    check_size("example 2 evaluation samples", n_eval, 1)?;
     gradus_core::validate::non_negative("spread", spread)?;
-    let mut r = rng::seeded(rng::derive_seed(seed, 1));
-    let pts: Vec<f64> = (0..m * d).map(|_| r.random::<f64>()).collect();
-    let mut g_star: Vec<f64> = (0..m).map(|_| spread * r.random::<f64>()).collect();
-    g_star[0] = 0.0;
-    let source = UniformBox::cube(d, 0.0, 1.0)?;
-    let provisional = SemiDiscrete::new(source.clone(), DiscreteMeasure::uniform(d, pts.clone())?)?;
-    // Counted in blocks so that 1e7 draws never sit in memory at once.
-    let mut w = vec![0.0; m];
-    let block = 100_000;
-    for (b, start) in (0..n_weights).step_by(block).enumerate() {
-        let len = block.min(n_weights - start);
-        let draws = SampleSet::draw(&source, len, rng::derive_seed(seed, 1000 + b as u64));
-        let masses = provisional.cell_masses(&g_star, &draws, Par::Rayon)?;
-        for (acc, v) in w.iter_mut().zip(masses) {
-            *acc += v * len as f64 / n_weights as f64;
+    let draw = Example2Draw::new(d, m, n_weights, n_eval, seed)?;
+    draw.build(spread, n_weights, n_eval)
+}
+
+/// Example 2 with the spread of `g*` tuned so that the smallest weight is close to `w_min`
+/// (the paper reports `w_min` about 1.1e-3 for `M = 30`): bisection on the spread, on
+/// weights counted from `min(n_weights, 200000)` common samples (the smallest cell mass
+/// falls as the spread grows), then the example is built with `n_weights` samples. Returns
+/// the example and the spread found. Errors if `w_min` is not in `(0, 1/M)`.
+pub fn example2_min_weight(
+    d: usize,
+    m: usize,
+    w_min: f64,
+    n_weights: usize,
+    n_eval: usize,
+    seed: u64,
+) -> Result<(Example, f64)> {
+    let draw = Example2Draw::new(d, m, n_weights, n_eval, seed)?;
+    if !(w_min > 0.0 && w_min < 1.0 / m as f64) {
+        return Err(Error::hyper("w_min", w_min, "must be in (0, 1/M)"));
+    }
+    let n_search = n_weights.min(200_000);
+    let smallest = |spread: f64| -> Result<f64> {
+        let w = draw.weights(spread, n_search)?;
+        Ok(w.iter().copied().fold(f64::INFINITY, f64::min))
+    };
+    let mut hi = 0.05;
+    while smallest(hi)? > w_min {
+        hi *= 2.0;
+        if hi > 1e3 {
+            return Err(Error::hyper("w_min", w_min, "no spread reaches this smallest weight"));
         }
     }
-    if let Some(j) = w.iter().position(|&v| v == 0.0) {
-        return Err(Error::InvalidShape {
-            what: "example 2 weights",
-            detail: format!("cell {j} of the drawn potential is empty; lower `spread`"),
-        });
+    let mut lo = 0.0;
+    for _ in 0..30 {
+        let mid = 0.5 * (lo + hi);
+        if smallest(mid)? > w_min { lo = mid } else { hi = mid }
     }
-    let problem = SemiDiscrete::new(source.clone(), DiscreteMeasure::new(d, pts, w)?)?;
-    let eval = SampleSet::draw(&source, n_eval, rng::derive_seed(seed, 3));
-    let cost = problem.ot_cost(&g_star, &eval, Par::Rayon)?;
-    let star_cells = problem.assign(&g_star, &eval, Par::Rayon)?;
-    Ok(Example {
-        name: format!("Example 2 (d = {d}, M = {m})"),
-        problem,
-        g_star,
-        cost,
-        gamma1: source.diameter().unwrap_or(1.0),
-        radius: source.radius().unwrap_or(1.0),
-        line: None,
-        eval: Some((eval, star_cells, -cost)),
-    })
+    // `lo` keeps every cell non-empty on the search samples.
+    Ok((draw.build(lo, n_weights, n_eval)?, lo))
+}
+
+/// The random part of Example 2: targets and the unit draws scaled into `g*`.
+struct Example2Draw {
+    d: usize,
+    pts: Vec<f64>,
+    unit: Vec<f64>,
+    source: UniformBox,
+    seed: u64,
+}
+
+impl Example2Draw {
+    fn new(d: usize, m: usize, n_weights: usize, n_eval: usize, seed: u64) -> Result<Self> {
+        check_size("example 2 dimension", d, 1)?;
+        check_size("example 2 targets", m, 2)?;
+        check_size("example 2 weight samples", n_weights, m)?;
+        check_size("example 2 evaluation samples", n_eval, 1)?;
+        let mut r = rng::seeded(rng::derive_seed(seed, 1));
+        let pts: Vec<f64> = (0..m * d).map(|_| r.random::<f64>()).collect();
+        let mut unit: Vec<f64> = (0..m).map(|_| r.random::<f64>()).collect();
+        unit[0] = 0.0;
+        Ok(Example2Draw { d, pts, unit, source: UniformBox::cube(d, 0.0, 1.0)?, seed })
+    }
+
+    fn g_star(&self, spread: f64) -> Vec<f64> {
+        self.unit.iter().map(|u| spread * u).collect()
+    }
+
+    /// `mu(L_j(g*))` estimated from `n` samples (the first `n` of one fixed stream, so
+    /// calls with different spreads use common random numbers).
+    fn weights(&self, spread: f64, n: usize) -> Result<Vec<f64>> {
+        let m = self.unit.len();
+        let target = DiscreteMeasure::uniform(self.d, self.pts.clone())?;
+        let provisional = SemiDiscrete::new(self.source.clone(), target)?;
+        let g_star = self.g_star(spread);
+        // Counted in blocks so that 1e7 draws never sit in memory at once.
+        let mut w = vec![0.0; m];
+        let block = 100_000;
+        for (b, start) in (0..n).step_by(block).enumerate() {
+            let len = block.min(n - start);
+            let draws =
+                SampleSet::draw(&self.source, len, rng::derive_seed(self.seed, 1000 + b as u64));
+            let masses = provisional.cell_masses(&g_star, &draws, Par::Rayon)?;
+            for (acc, v) in w.iter_mut().zip(masses) {
+                *acc += v * len as f64 / n as f64;
+            }
+        }
+        Ok(w)
+    }
+
+    fn build(&self, spread: f64, n_weights: usize, n_eval: usize) -> Result<Example> {
+        let (d, m) = (self.d, self.unit.len());
+        let w = self.weights(spread, n_weights)?;
+        if let Some(j) = w.iter().position(|&v| v == 0.0) {
+            return Err(Error::InvalidShape {
+                what: "example 2 weights",
+                detail: format!("cell {j} of the drawn potential is empty; lower `spread`"),
+            });
+        }
+        let source = self.source.clone();
+        let problem =
+            SemiDiscrete::new(source.clone(), DiscreteMeasure::new(d, self.pts.clone(), w)?)?;
+        let g_star = self.g_star(spread);
+        let eval = SampleSet::draw(&source, n_eval, rng::derive_seed(self.seed, 3));
+        let cost = problem.ot_cost(&g_star, &eval, Par::Rayon)?;
+        let star_cells = problem.assign(&g_star, &eval, Par::Rayon)?;
+        Ok(Example {
+            name: format!("Example 2 (d = {d}, M = {m})"),
+            problem,
+            g_star,
+            cost,
+            gamma1: source.diameter().unwrap_or(1.0),
+            radius: source.radius().unwrap_or(1.0),
+            line: None,
+            eval: Some((eval, star_cells, -cost)),
+        })
+    }
 }

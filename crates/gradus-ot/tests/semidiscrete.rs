@@ -3,7 +3,7 @@
 //! a scan, and DRAG against a step-by-step scalar reference.
 
 use gradus_core::{Objective, Par, rng};
-use gradus_ot::examples::{example1, example2, example3};
+use gradus_ot::examples::{example1, example2, example2_min_weight, example3};
 use gradus_ot::semidiscrete::{
     Averaging, Drag, DragConfig, EpsilonSchedule, LineProblem, Projection, SemiDiscrete,
     SemiDualObjective, potential_error,
@@ -218,6 +218,23 @@ fn example2_potential_is_optimal_for_its_weights() {
         assert!(ex.semi_dual(&g).unwrap() > h_star - 1e-4);
     }
     assert!(ex.problem.target().weights().iter().all(|&w| w > 0.0));
+}
+
+#[test]
+fn example2_min_weight_hits_the_requested_smallest_weight() {
+    let (ex, spread) = example2_min_weight(4, 12, 0.02, 100_000, 10_000, 5).unwrap();
+    let w = ex.problem.target().weights();
+    let smallest = w.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!((smallest - 0.02).abs() < 2e-3, "smallest weight {smallest}");
+    assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    // The same draw with that spread through `example2` gives the same weights.
+    let direct = example2(4, 12, spread, 100_000, 10_000, 5).unwrap();
+    assert_eq!(direct.problem.target().weights(), w);
+    assert_eq!(direct.g_star, ex.g_star);
+    // The smallest weight must lie in (0, 1/M).
+    assert!(example2_min_weight(4, 12, 0.1, 100_000, 10_000, 5).is_err());
+    assert!(example2_min_weight(4, 12, 0.0, 100_000, 10_000, 5).is_err());
+    assert!(example2_min_weight(4, 12, f64::NAN, 100_000, 10_000, 5).is_err());
 }
 
 /// DRAG written out with the public single-sample API: the meaning of the fused loop.

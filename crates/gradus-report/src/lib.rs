@@ -7,6 +7,7 @@
 
 mod plot;
 mod report;
+pub mod stats;
 mod table;
 mod verdict;
 

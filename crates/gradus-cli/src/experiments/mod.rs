@@ -44,7 +44,7 @@ pub fn all() -> Vec<Experiment> {
             name: "lshfed",
             title: "Byzantine-robust federated learning: LSH screening (LSHFed) vs Krum, geometric median, trimmed mean, mean",
             run: lshfed::run,
-            options: &[],
+            options: lshfed::OPTIONS,
         },
         Experiment {
             name: "adam-sharpness",

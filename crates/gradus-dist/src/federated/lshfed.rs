@@ -9,7 +9,7 @@
 //! 3. the winner is the group at minimum Hamming distance to the benchmark code `B^{t-1}`
 //!    (ties: lowest group); its mean is the global update and its code becomes `B^t`;
 //! 4. each trainer's reputation becomes its rank-quantile score of distance to `B^{t-1}`
-//!    ([`quantile_scores`]; the time term of the paper has weight `alpha_1 = 0`, the
+//!    ([`reputation_scores`], official formula by default; the time term of the paper has weight `alpha_1 = 0`, the
 //!    official `vr.py` default).
 //!
 //! Only codes reach the verifier: [`VerifierRound::bits_to_verifier`] counts them.
@@ -79,22 +79,44 @@ pub fn elect(scores: &[f64], k: usize, pointer: f64) -> Vec<usize> {
     out
 }
 
-/// Rank-quantile scores `q(i) = (R - 1 - rank(i)) / (R - 1)`, rank 0 for the smallest value
-/// (ties: lower index first), so the smallest value scores 1 and the largest 0. `R = 1`
-/// scores 1. (The official code uses `(R - rank) / (R - 1)`, which exceeds 1 for the best
-/// node; the shift does not change the ring's proportions much and keeps scores in [0, 1].)
-pub fn quantile_scores(values: &[f64]) -> Vec<f64> {
+/// How a trainer's rank of distance to the benchmark becomes its reputation (paper 05 §3.6).
+/// Rank 0 is the smallest distance (ties: lower index first); `R` is the number of ranked
+/// trainers, and `R = 1` scores 1 under both rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReputationScore {
+    /// `(R - rank) / (R - 1)`: the official code's formula (`vr.py`). The best trainer scores
+    /// `R / (R - 1) > 1` and the worst `1 / (R - 1) > 0`, so every trainer keeps an arc on
+    /// the election ring.
+    #[default]
+    Official,
+    /// `(R - 1 - rank) / (R - 1)`, in `[0, 1]`: the worst trainer scores 0, loses its arc
+    /// and is elected only to fill the last places.
+    Shifted,
+}
+
+/// Rank-quantile scores under `rule` (see [`ReputationScore`]).
+pub fn reputation_scores(values: &[f64], rule: ReputationScore) -> Vec<f64> {
     let r = values.len();
     if r == 1 {
         return vec![1.0];
     }
     let mut order: Vec<usize> = (0..r).collect();
     order.sort_by(|&a, &b| values[a].total_cmp(&values[b]).then(a.cmp(&b)));
+    let top = match rule {
+        ReputationScore::Official => r,
+        ReputationScore::Shifted => r - 1,
+    };
     let mut q = vec![0.0; r];
     for (rank, &i) in order.iter().enumerate() {
-        q[i] = (r - 1 - rank) as f64 / (r - 1) as f64;
+        q[i] = (top - rank) as f64 / (r - 1) as f64;
     }
     q
+}
+
+/// Rank-quantile scores `q(i) = (R - 1 - rank(i)) / (R - 1)` ([`ReputationScore::Shifted`]):
+/// the smallest value scores 1 and the largest 0; `R = 1` scores 1.
+pub fn quantile_scores(values: &[f64]) -> Vec<f64> {
+    reputation_scores(values, ReputationScore::Shifted)
 }
 
 /// How elected trainers are assigned to the `P` aggregator groups.
@@ -158,13 +180,26 @@ pub struct Verifier {
     benchmark: Option<LshCode>,
     reputation: Vec<f64>,
     seed: u64,
+    score: ReputationScore,
 }
 
 impl Verifier {
     /// A verifier for `clients` data-holding nodes, all starting at reputation 1, with the
     /// election pointer seeded by `seed`.
     pub fn new(hasher: LshHasher, clients: usize, seed: u64) -> Self {
-        Verifier { hasher, benchmark: None, reputation: vec![1.0; clients], seed }
+        Verifier {
+            hasher,
+            benchmark: None,
+            reputation: vec![1.0; clients],
+            seed,
+            score: ReputationScore::default(),
+        }
+    }
+
+    /// The same verifier scoring reputation by `rule` (default: the official formula).
+    pub fn with_score(mut self, rule: ReputationScore) -> Self {
+        self.score = rule;
+        self
     }
 
     /// The hasher (shared hyperplanes).
@@ -240,7 +275,8 @@ impl Verifier {
             None => (vec![0; p], vec![0; u.n()]),
         };
         let winner = (0..p).min_by_key(|&g| (group_distances[g], g)).unwrap_or(0);
-        let q = quantile_scores(&client_distances.iter().map(|&x| x as f64).collect::<Vec<_>>());
+        let dist: Vec<f64> = client_distances.iter().map(|&x| x as f64).collect();
+        let q = reputation_scores(&dist, self.score);
         for (&c, &s) in participants.iter().zip(&q) {
             self.reputation[c] = s;
         }

@@ -17,7 +17,7 @@ use super::aggregate::Aggregator;
 use super::attack::Attack;
 use super::data::Dataset;
 use super::lsh::{LshCode, LshHasher, hamming};
-use super::lshfed::{Grouping, Verifier};
+use super::lshfed::{Grouping, ReputationScore, Verifier};
 use super::screening::HammingScreen;
 use super::{NonFinitePolicy, Updates};
 
@@ -48,6 +48,8 @@ pub enum Defense {
         groups: usize,
         /// Assignment of trainers to groups.
         grouping: Grouping,
+        /// How ranks of distance become reputation (official formula or the shifted one).
+        score: ReputationScore,
     },
 }
 
@@ -146,6 +148,8 @@ pub struct RoundRecord {
     pub true_positives: usize,
     /// LSHFed: whether the winning group had no Byzantine member.
     pub clean_win: Option<bool>,
+    /// LSHFed: whether any group had no Byzantine member (a clean win was possible).
+    pub clean_group: Option<bool>,
     /// Bits of LSH codes sent for verification this round (0 without LSH).
     pub code_bits: usize,
     /// Bits the same messages would take as float32 vectors.
@@ -210,6 +214,25 @@ impl FedHistory {
     pub fn clean_win_rate(&self) -> Option<f64> {
         let wins: Vec<bool> = self.rounds.iter().filter_map(|r| r.clean_win).collect();
         (!wins.is_empty()).then(|| wins.iter().filter(|&&w| w).count() as f64 / wins.len() as f64)
+    }
+
+    /// LSHFed: fraction of rounds in which some group had no Byzantine member.
+    pub fn clean_group_rate(&self) -> Option<f64> {
+        let any: Vec<bool> = self.rounds.iter().filter_map(|r| r.clean_group).collect();
+        (!any.is_empty()).then(|| any.iter().filter(|&&w| w).count() as f64 / any.len() as f64)
+    }
+
+    /// LSHFed: among the rounds in which a clean group existed, the fraction won by a clean
+    /// group (how well the hash comparison picks when it can); `None` if no such round.
+    pub fn clean_win_given_clean_group(&self) -> Option<f64> {
+        let rounds: Vec<bool> = self
+            .rounds
+            .iter()
+            .filter(|r| r.clean_group == Some(true))
+            .map(|r| r.clean_win == Some(true))
+            .collect();
+        (!rounds.is_empty())
+            .then(|| rounds.iter().filter(|&&w| w).count() as f64 / rounds.len() as f64)
     }
 }
 
@@ -307,9 +330,10 @@ impl Federation {
         let initial_accuracy = 1.0 - test.error_rate(&params)?;
         let (mut verifier, mut hasher) = (None, None);
         match &cfg.defense {
-            Defense::LshFed { r, .. } => {
+            Defense::LshFed { r, score, .. } => {
                 let h = LshHasher::new(&layout, *r, rng::derive_seed(cfg.seed, 7))?;
-                verifier = Some(Verifier::new(h, n, rng::derive_seed(cfg.seed, 8)));
+                verifier =
+                    Some(Verifier::new(h, n, rng::derive_seed(cfg.seed, 8)).with_score(*score));
             }
             Defense::LshScreen { r, .. } => {
                 hasher = Some(LshHasher::new(&layout, *r, rng::derive_seed(cfg.seed, 7))?);
@@ -339,6 +363,7 @@ impl Federation {
                     flagged: None,
                     true_positives: 0,
                     clean_win: None,
+                    clean_group: None,
                     code_bits: 0,
                     full_bits: 0,
                     dropped: 0,
@@ -435,6 +460,7 @@ impl Federation {
                 flagged: None,
                 true_positives: 0,
                 clean_win: None,
+                clean_group: None,
                 code_bits: 0,
                 full_bits: 0,
                 dropped: bad.len(),
@@ -505,6 +531,8 @@ impl Federation {
                         (0..u.n()).filter(|&k| winners.contains(&kept_ids[k])).collect();
                     excluded_stats(&used, &mut rec);
                     rec.clean_win = Some(winners.iter().all(|&c| !is_byz(c)));
+                    let clean = |g: &Vec<usize>| g.iter().all(|&c| !is_byz(c));
+                    rec.clean_group = Some(vr.groups.iter().any(clean));
                     rec.code_bits = vr.bits_to_verifier;
                     rec.full_bits = (u.n() + vr.groups.len()) * 32 * dim;
                     vr.update
