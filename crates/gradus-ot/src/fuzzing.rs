@@ -4,7 +4,10 @@
 
 use gradus_core::{Par, rng};
 
-use crate::flows::{Bandwidth, Flow, GaussianTarget, Langevin, Particles, Reaction, Svgd, Wfr};
+use crate::dro::{Classifier, GibbsTarget, MultinomialLogistic, PointLoss, pgd_l2_point};
+use crate::flows::{
+    Bandwidth, Flow, GaussianTarget, Langevin, Particles, Reaction, Rgo, RgoWork, Svgd, Wfr,
+};
 use crate::semidiscrete::{Averaging, Drag, DragConfig, EpsilonSchedule, Projection, SemiDiscrete};
 use crate::sinkhorn::{SinkhornConfig, sinkhorn};
 use crate::{DiscreteMeasure, UniformBox};
@@ -53,10 +56,11 @@ fn finite_ok(r: gradus_core::Result<f64>) {
 /// Dispatches on the first byte to one of the harnesses below.
 pub fn ot_inputs(data: &[u8]) {
     let Some((&kind, rest)) = data.split_first() else { return };
-    match kind % 3 {
+    match kind % 4 {
         0 => semidiscrete(rest),
         1 => discrete(rest),
-        _ => particles(rest),
+        2 => particles(rest),
+        _ => dro(rest),
     }
 }
 
@@ -159,4 +163,41 @@ pub fn particles(data: &[u8]) {
     }
     assert!(p.positions().iter().all(|v| v.is_finite()));
     assert!((p.weights().iter().sum::<f64>() - 1.0).abs() < 1e-9);
+}
+
+/// The DRO model, its l2 attack and the RGO sampler on arbitrary shapes and values (wrong
+/// theta lengths and out-of-range labels included).
+fn dro(data: &[u8]) {
+    let mut r = Reader { data };
+    let input = 1 + r.byte() as usize % 6;
+    let classes = r.byte() as usize % 5;
+    let Ok(model) = MultinomialLogistic::new(input, classes) else { return };
+    let extra = r.byte() as usize % 2;
+    let theta = r.nums(model.num_params() + extra);
+    let y = r.nums(input);
+    let label = r.byte() as usize % (classes + 1);
+    let mut gy = vec![0.0; input];
+    finite_ok(model.loss(&theta, label, &y));
+    finite_ok(model.loss_grad_y(&theta, label, &y, &mut gy));
+    let mut gt = vec![0.0; theta.len()];
+    finite_ok(model.loss_grad_theta(&theta, label, &y, 1.0, &mut gt));
+    if let Ok(c) = model.predict(&theta, &y) {
+        assert!(c < model.classes());
+    }
+    let (radius, step, iters) = (r.num(), r.num(), r.byte() as usize % 5);
+    let mut adv = vec![0.0; input];
+    if pgd_l2_point(&model, &theta, &y, label, radius, step, iters, &mut adv, &mut gy).is_ok()
+        && y.iter().all(|v| v.is_finite())
+        && adv.iter().all(|v| v.is_finite())
+    {
+        let dist = adv.iter().zip(&y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+        assert!(dist <= radius * (1.0 + 1e-9) + 1e-12, "attack left its ball: {dist} > {radius}");
+    }
+    let (lambda, eps, smooth) = (r.num(), r.num(), r.num());
+    let (ascent, trials) = (r.byte() as usize % 8, 1 + r.byte() as usize % 4);
+    if let Ok(rgo) = Rgo::dro(lambda, eps, smooth, ascent, trials) {
+        let target = GibbsTarget { loss: &model, theta: &theta, x: &y, label, lambda };
+        let mut out = vec![0.0; 2 * input];
+        let _ = rgo.sample(&target, &y, &mut out, &mut rng::seeded(1), &mut RgoWork::default());
+    }
 }

@@ -24,15 +24,15 @@ fn fd(f: &dyn Fn(&[f64]) -> f64, x: &[f64], h: f64) -> Vec<f64> {
 
 fn check_gradients(loss: &dyn PointLoss, theta: &[f64], label: usize, y: &[f64]) {
     let mut gy = vec![0.0; y.len()];
-    let l = loss.loss_grad_y(theta, label, y, &mut gy);
-    assert!((l - loss.loss(theta, label, y)).abs() < 1e-14);
-    let fy = fd(&|v| loss.loss(theta, label, v), y, 1e-6);
+    let l = loss.loss_grad_y(theta, label, y, &mut gy).unwrap();
+    assert!((l - loss.loss(theta, label, y).unwrap()).abs() < 1e-14);
+    let fy = fd(&|v| loss.loss(theta, label, v).unwrap(), y, 1e-6);
     for (a, b) in gy.iter().zip(&fy) {
         assert!((a - b).abs() < 1e-6 * (1.0 + b.abs()), "grad y {a} vs {b}");
     }
     let mut gt = vec![0.0; theta.len()];
-    loss.loss_grad_theta(theta, label, y, 2.0, &mut gt);
-    let ft = fd(&|t| loss.loss(t, label, y), theta, 1e-6);
+    loss.loss_grad_theta(theta, label, y, 2.0, &mut gt).unwrap();
+    let ft = fd(&|t| loss.loss(t, label, y).unwrap(), theta, 1e-6);
     for (a, b) in gt.iter().zip(&ft) {
         assert!((a - 2.0 * b).abs() < 2e-6 * (1.0 + b.abs()), "grad theta {a} vs 2 x {b}");
     }
@@ -50,10 +50,14 @@ fn model_gradients_match_finite_differences() {
     let ls = UncertainLeastSquares::random(6, 4, &mut r).unwrap();
     let theta: Vec<f64> = (0..4).map(|_| r.random::<f64>()).collect();
     check_gradients(&ls, &theta, 0, &[0.3]);
-    // Misuse returns NaN instead of panicking.
-    assert!(mlp.loss(&[0.0; 3], 0, &[0.0; 3]).is_nan());
-    assert!(mlp.loss(&mlp.init(&mut r), 9, &[0.0; 3]).is_nan());
-    assert!(ls.loss(&theta, 0, &[0.0, 1.0]).is_nan());
+    // Misuse is an error naming the argument, not a NaN or a panic.
+    let msg = |e: gradus_core::Error| e.to_string();
+    assert!(msg(mlp.loss(&[0.0; 3], 0, &[0.0; 3]).unwrap_err()).contains("theta"));
+    assert!(msg(mlp.loss(&mlp.init(&mut r), 9, &[0.0; 3]).unwrap_err()).contains("label"));
+    assert!(msg(ls.loss(&theta, 0, &[0.0, 1.0]).unwrap_err()).contains("input"));
+    assert!(mlp.predict(&[0.0; 2], &[0.0; 3]).is_err());
+    let mut g = vec![0.0; 2];
+    assert!(mlp.loss_grad_y(&mlp.init(&mut r), 0, &[0.0; 3], &mut g).is_err());
 }
 
 #[test]
@@ -72,7 +76,7 @@ fn erm_least_squares_solution_is_stationary_and_training_finds_it() {
         Agm::<f64>::new("gd", gradus_optim::AgmConfig::adam(0.05), Layout::flat(10).unwrap())
             .unwrap();
     train(&mut erm, &mut opt, &mut theta, 4000, &mut r).unwrap();
-    let f = |t: &[f64]| erm.full_loss(t);
+    let f = |t: &[f64]| erm.full_loss(t).unwrap();
     assert!(f(&theta) - f(&star) < 1e-6, "{} vs {}", f(&theta), f(&star));
 }
 
@@ -114,7 +118,7 @@ fn radius_zero_is_erm() {
     let mut ge = vec![0.0; theta.len()];
     let le = erm.loss_grad(&theta, &mut ge, &mut rng::seeded(1)).unwrap();
     for s in samplers() {
-        let dro = GfsDro::new(&mlp, &data, cfg(s, f64::INFINITY, 0.2)).unwrap();
+        let mut dro = GfsDro::new(&mlp, &data, cfg(s, f64::INFINITY, 0.2)).unwrap();
         let mut g = vec![0.0; theta.len()];
         let l = dro.loss_grad_on(&theta, &idx, 7, &mut g).unwrap();
         assert!((l - le).abs() < 1e-14, "{s:?}");
@@ -167,14 +171,27 @@ impl PointLoss for Linear {
     fn dim(&self) -> usize {
         2
     }
-    fn loss(&self, t: &[f64], _l: usize, y: &[f64]) -> f64 {
-        t[0] * y[0] + t[1] * y[1]
+    fn loss(&self, t: &[f64], _l: usize, y: &[f64]) -> gradus_core::Result<f64> {
+        Ok(t[0] * y[0] + t[1] * y[1])
     }
-    fn loss_grad_y(&self, t: &[f64], l: usize, y: &[f64], g: &mut [f64]) -> f64 {
+    fn loss_grad_y(
+        &self,
+        t: &[f64],
+        l: usize,
+        y: &[f64],
+        g: &mut [f64],
+    ) -> gradus_core::Result<f64> {
         g.copy_from_slice(t);
         self.loss(t, l, y)
     }
-    fn loss_grad_theta(&self, t: &[f64], l: usize, y: &[f64], s: f64, g: &mut [f64]) -> f64 {
+    fn loss_grad_theta(
+        &self,
+        t: &[f64],
+        l: usize,
+        y: &[f64],
+        s: f64,
+        g: &mut [f64],
+    ) -> gradus_core::Result<f64> {
         g[0] += s * y[0];
         g[1] += s * y[1];
         self.loss(t, l, y)
@@ -286,7 +303,7 @@ fn attacks_and_bad_input() {
     let mlp = Mlp::new(2, 4, 2).unwrap();
     let theta = mlp.init(&mut rng::seeded(8));
     let clean = (0..data.len())
-        .filter(|&i| mlp.predict(&theta, data.point(i)) == data.label(i))
+        .filter(|&i| mlp.predict(&theta, data.point(i)).unwrap() == data.label(i))
         .count() as f64
         / data.len() as f64;
     assert_eq!(fgsm_accuracy(&mlp, &theta, &data, 0.0).unwrap(), clean);
@@ -303,7 +320,7 @@ fn attacks_and_bad_input() {
     assert!(bad(GfsConfig { particles: 0, ..ok }));
     assert!(bad(GfsConfig { clip: Some((1.0, -1.0)), ..ok }));
     assert!(bad(cfg(InnerSampler::Svgd { init_noise: 0.1, rmsprop: None }, 1.0, 0.0)));
-    let dro = GfsDro::new(&mlp, &data, ok).unwrap();
+    let mut dro = GfsDro::new(&mlp, &data, ok).unwrap();
     let mut g = vec![0.0; theta.len()];
     assert!(dro.loss_grad_on(&theta[1..], &[0], 1, &mut g).is_err());
     assert!(dro.loss_grad_on(&theta, &[10_000], 1, &mut g).is_err());

@@ -68,7 +68,7 @@ pub fn all() -> Vec<Experiment> {
             name: "dro",
             title: "Gradient-flow-sampler DRO (WGF, WFR, SVGD) vs ERM, WRM and the Sinkhorn dual (paper 03)",
             run: dro::run,
-            options: &[],
+            options: dro::OPTIONS,
         },
         Experiment {
             name: "br-mtrl",

@@ -117,3 +117,66 @@ pub fn uniform_scalars(n: usize, half_width: f64, seed: u64) -> Result<Dataset> 
     let x = (0..n).map(|_| half_width * (2.0 * r.random::<f64>() - 1.0)).collect();
     Dataset::new(1, x, vec![0; n])
 }
+
+/// A Gaussian mixture with identity covariance per class: paper 03's stand-in for the
+/// CIFAR-10 features of Sec. 6.3 (10 classes in `R^32`, class means `3 N(0, I) / sqrt 32`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianMixture {
+    dim: usize,
+    means: Vec<f64>,
+}
+
+impl GaussianMixture {
+    /// `classes >= 2` means in `R^dim`, each `scale N(0, I) / sqrt(dim)`, drawn from `seed`.
+    pub fn new(classes: usize, dim: usize, scale: f64, seed: u64) -> Result<Self> {
+        if classes < 2 || dim == 0 {
+            return Err(Error::InvalidShape {
+                what: "gaussian mixture",
+                detail: format!("{classes} classes in dimension {dim} (need >= 2 and >= 1)"),
+            });
+        }
+        gradus_core::validate::non_negative("mean scale", scale)?;
+        if !scale.is_finite() {
+            return Err(Error::hyper("mean scale", scale, "must be finite"));
+        }
+        let mut r = rng::seeded(seed);
+        let s = scale / (dim as f64).sqrt();
+        let means = (0..classes * dim).map(|_| s * normal(&mut r)).collect();
+        Ok(GaussianMixture { dim, means })
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        self.means.len() / self.dim
+    }
+
+    /// Mean of class `c`.
+    pub fn mean(&self, c: usize) -> Option<&[f64]> {
+        self.means.get(c * self.dim..(c + 1) * self.dim)
+    }
+
+    /// `n >= 1` points: label uniform over the classes, `x = mean(label) + N(0, I)`.
+    pub fn sample(&self, n: usize, seed: u64) -> Result<Dataset> {
+        let mut r = rng::seeded(seed);
+        let k = self.classes();
+        let mut x = Vec::with_capacity(n * self.dim);
+        let mut labels = Vec::with_capacity(n);
+        for _ in 0..n {
+            let c = r.random_range(0..k);
+            let m = &self.means[c * self.dim..(c + 1) * self.dim];
+            x.extend(m.iter().map(|v| v + normal(&mut r)));
+            labels.push(c);
+        }
+        Dataset::new(self.dim, x, labels)
+    }
+}
+
+/// Mean Euclidean norm of the points (the unit of paper 03's attack radii, Sec. 6.3).
+pub fn mean_norm(data: &Dataset) -> f64 {
+    let s: f64 = data
+        .points()
+        .chunks_exact(data.dim())
+        .map(|p| p.iter().map(|v| v * v).sum::<f64>().sqrt())
+        .sum();
+    s / data.len() as f64
+}

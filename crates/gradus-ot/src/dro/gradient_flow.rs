@@ -12,7 +12,9 @@ use rayon::prelude::*;
 
 use super::data::Dataset;
 use super::loss::{GibbsTarget, PointLoss};
-use crate::flows::{Bandwidth, BirthDeath, Flow, Langevin, Particles, Reaction, Svgd, Wfr};
+use crate::flows::{
+    Bandwidth, BirthDeath, Flow, Langevin, Particles, Reaction, Rgo, RgoWork, Svgd, Wfr,
+};
 use crate::source::normal;
 
 /// The inner sampler of the worst-case law.
@@ -39,6 +41,17 @@ pub enum InnerSampler {
     },
     /// WRM: deterministic gradient ascent on `R`, one particle.
     Wrm,
+    /// The RGO rejection sampler (Alg. 6, [`Rgo::dro`]): `m` independent draws per point,
+    /// exact when the loss is `smoothness`-smooth in `y` (needs `lambda > L / 2`).
+    Rgo {
+        /// The smoothness bound `L` of `l(theta, .)`.
+        smoothness: f64,
+        /// Gradient-ascent steps for the mode `y*` (code: 200 for least squares, <= 5 for
+        /// CIFAR).
+        ascent_steps: usize,
+        /// Proposals per draw before falling back to `y*` (code: 100).
+        max_trials: usize,
+    },
 }
 
 /// Settings of [`GfsDro`].
@@ -96,6 +109,11 @@ impl GfsConfig {
                     gradus_core::validate::unit_interval_open_right("rmsprop decay", r)?;
                 }
             }
+            InnerSampler::Rgo { smoothness, ascent_steps, max_trials } => {
+                if self.lambda.is_finite() {
+                    Rgo::dro(self.lambda, self.epsilon, smoothness, ascent_steps, max_trials)?;
+                }
+            }
             InnerSampler::Wgf | InnerSampler::Wrm => {}
         }
         Ok(())
@@ -104,11 +122,79 @@ impl GfsConfig {
 
 /// The GFS-DRO objective over a data set: `loss_grad` runs the inner samplers and returns
 /// the robust loss estimate `mean_x sum_j w_j l(theta, y_j)` with its gradient.
+///
+/// Every nominal point of a batch owns a preallocated slot (particles, sampler scratch,
+/// gradient), so after the first step with a given batch size a step makes no heap
+/// allocation, sequentially or on the rayon pool (`tests/dro_alloc_free.rs`).
 pub struct GfsDro<'a, L: ?Sized> {
     loss: &'a L,
     data: &'a Dataset,
     cfg: GfsConfig,
     idx: Vec<usize>,
+    slots: Vec<Slot>,
+}
+
+/// The sampler state of one slot, built once from the configuration.
+enum SlotSampler {
+    /// Radius 0: the particle stays at `x`.
+    Fixed,
+    Langevin(Langevin),
+    Wfr(Box<Wfr>),
+    Svgd(Box<Svgd>),
+    Rgo(Rgo, RgoWork),
+}
+
+/// The work of one nominal point of a batch.
+struct Slot {
+    particles: Particles,
+    sampler: SlotSampler,
+    grad: Vec<f64>,
+    out: Result<f64>,
+}
+
+impl Slot {
+    fn new(cfg: &GfsConfig, x: &[f64], p: usize) -> Result<Self> {
+        let t = cfg.lambda * cfg.epsilon;
+        let langevin = |temp: f64| -> Result<Langevin> {
+            let l = Langevin::new(cfg.step, temp)?;
+            match cfg.clip {
+                Some((lo, hi)) => l.with_clip(lo, hi),
+                None => Ok(l),
+            }
+        };
+        let sampler = if cfg.lambda.is_infinite() {
+            SlotSampler::Fixed
+        } else {
+            match cfg.sampler {
+                InnerSampler::Wrm => SlotSampler::Langevin(langevin(0.0)?),
+                InnerSampler::Wgf => SlotSampler::Langevin(langevin(t)?),
+                InnerSampler::Wfr { weight_step, reaction, birth_death } => {
+                    let mut flow = Wfr::new(langevin(t)?, weight_step, reaction)?;
+                    if let Some(bd) = birth_death {
+                        flow = flow.with_birth_death(bd)?;
+                    }
+                    SlotSampler::Wfr(Box::new(flow))
+                }
+                InnerSampler::Svgd { rmsprop, .. } => {
+                    let mut flow = Svgd::new(cfg.step, Bandwidth::Median, t)?;
+                    if let Some(rho) = rmsprop {
+                        flow = flow.with_rmsprop(rho)?;
+                    }
+                    SlotSampler::Svgd(Box::new(flow))
+                }
+                InnerSampler::Rgo { smoothness, ascent_steps, max_trials } => SlotSampler::Rgo(
+                    Rgo::dro(cfg.lambda, cfg.epsilon, smoothness, ascent_steps, max_trials)?,
+                    RgoWork::default(),
+                ),
+            }
+        };
+        Ok(Slot {
+            particles: Particles::new(x.len(), x.repeat(cfg.particles))?,
+            sampler,
+            grad: vec![0.0; p],
+            out: Ok(0.0),
+        })
+    }
 }
 
 /// Minibatch indices: all points in order, or `batch` uniform draws with replacement.
@@ -126,6 +212,7 @@ pub(crate) fn check_data<L: PointLoss + ?Sized>(loss: &L, data: &Dataset) -> Res
 }
 
 /// Adds `scale * mean over idx of per-point (loss, grad)` computed by `f`, in index order.
+/// (Allocates per point; used by the Sinkhorn dual.)
 pub(crate) fn per_point_mean(
     idx: &[usize],
     seed: u64,
@@ -161,12 +248,91 @@ pub(crate) fn per_point_mean(
     Ok(loss)
 }
 
+/// Evolves the slot's particles from nominal point `i` towards its worst-case law.
+fn sample_point<L: PointLoss + ?Sized>(
+    loss: &L,
+    data: &Dataset,
+    cfg: &GfsConfig,
+    theta: &[f64],
+    i: usize,
+    r: &mut Rng,
+    slot: &mut Slot,
+) -> Result<()> {
+    let (x, label) = (data.point(i), data.label(i));
+    // One evaluation checks theta and the label, so a bad label is reported as such rather
+    // than as a non-finite target value inside the sampler.
+    loss.loss(theta, label, x)?;
+    let target = GibbsTarget { loss, theta, x, label, lambda: cfg.lambda };
+    let p = &mut slot.particles;
+    match &mut slot.sampler {
+        SlotSampler::Fixed => p.reset_copies(x, 1)?,
+        SlotSampler::Langevin(flow) => {
+            let m = if cfg.sampler == InnerSampler::Wrm { 1 } else { cfg.particles };
+            p.reset_copies(x, m)?;
+            for _ in 0..cfg.inner_steps {
+                flow.step(p, &target, r, Par::Seq)?;
+            }
+        }
+        SlotSampler::Wfr(flow) => {
+            p.reset_copies(x, cfg.particles)?;
+            for _ in 0..cfg.inner_steps {
+                flow.step(p, &target, r, Par::Seq)?;
+            }
+        }
+        SlotSampler::Rgo(rgo, work) => {
+            p.reset_copies(x, cfg.particles)?;
+            rgo.sample(&target, x, &mut p.pos, r, work)?;
+        }
+        SlotSampler::Svgd(flow) => {
+            let InnerSampler::Svgd { init_noise, .. } = cfg.sampler else {
+                return Err(Error::Unsupported("svgd slot without an svgd sampler".into()));
+            };
+            p.reset_copies(x, cfg.particles)?;
+            for v in p.pos.iter_mut() {
+                *v += init_noise * normal(r);
+            }
+            flow.reset();
+            for _ in 0..cfg.inner_steps {
+                flow.step(p, &target, r, Par::Seq)?;
+                if let Some((lo, hi)) = cfg.clip {
+                    for v in p.pos.iter_mut() {
+                        *v = v.max(lo).min(hi);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Samples point `i` into `slot`, then `slot.grad = sum_j w_j grad_theta l(theta, y_j)`;
+/// returns `sum_j w_j l(theta, y_j)`.
+fn point_loss_grad<L: PointLoss + ?Sized>(
+    loss: &L,
+    data: &Dataset,
+    cfg: &GfsConfig,
+    theta: &[f64],
+    i: usize,
+    r: &mut Rng,
+    slot: &mut Slot,
+) -> Result<f64> {
+    sample_point(loss, data, cfg, theta, i, r, slot)?;
+    let label = data.label(i);
+    let p = &slot.particles;
+    slot.grad.fill(0.0);
+    let mut l = 0.0;
+    for (y, &w) in p.positions().chunks_exact(p.dim()).zip(p.weights()) {
+        l += w * loss.loss_grad_theta(theta, label, y, w, &mut slot.grad)?;
+    }
+    Ok(l)
+}
+
 impl<'a, L: PointLoss + ?Sized> GfsDro<'a, L> {
     /// GFS-DRO of `loss` over `data`.
     pub fn new(loss: &'a L, data: &'a Dataset, cfg: GfsConfig) -> Result<Self> {
         cfg.validate()?;
         check_data(loss, data)?;
-        Ok(GfsDro { loss, data, cfg, idx: Vec::new() })
+        Ok(GfsDro { loss, data, cfg, idx: Vec::new(), slots: Vec::new() })
     }
 
     /// The configuration.
@@ -174,91 +340,40 @@ impl<'a, L: PointLoss + ?Sized> GfsDro<'a, L> {
         &self.cfg
     }
 
+    /// Changes the number of inner steps `K` (the Sec. 6.3 schedule grows it per epoch).
+    pub fn set_inner_steps(&mut self, k: usize) {
+        self.cfg.inner_steps = k;
+    }
+
     fn check_theta(&self, theta: &[f64]) -> Result<()> {
         gradus_core::validate::same_len("theta", self.loss.num_params(), theta.len())?;
         gradus_core::validate::all_finite("theta", theta)
     }
 
-    /// The particles approximating the worst-case law of nominal point `i` after the inner
-    /// steps (`i < data.len()`).
-    pub fn worst_case(&self, theta: &[f64], i: usize, r: &mut Rng) -> Result<Particles> {
-        self.check_theta(theta)?;
+    fn check_index(&self, i: usize) -> Result<()> {
         if i >= self.data.len() {
             return Err(Error::InvalidShape {
                 what: "nominal point",
                 detail: format!("index {i} of {}", self.data.len()),
             });
         }
-        self.sample_point(theta, i, r)
+        Ok(())
     }
 
-    fn sample_point(&self, theta: &[f64], i: usize, r: &mut Rng) -> Result<Particles> {
-        let c = &self.cfg;
-        let x = self.data.point(i);
-        let d = x.len();
-        if c.lambda.is_infinite() {
-            return Particles::new(d, x.to_vec());
-        }
-        let target =
-            GibbsTarget { loss: self.loss, theta, x, label: self.data.label(i), lambda: c.lambda };
-        let t = c.lambda * c.epsilon;
-        let copies = |m: usize| Particles::new(d, x.repeat(m));
-        let langevin = |temp: f64| -> Result<Langevin> {
-            let l = Langevin::new(c.step, temp)?;
-            match c.clip {
-                Some((lo, hi)) => l.with_clip(lo, hi),
-                None => Ok(l),
-            }
-        };
-        match c.sampler {
-            InnerSampler::Wgf | InnerSampler::Wrm => {
-                let (m, temp) =
-                    if c.sampler == InnerSampler::Wrm { (1, 0.0) } else { (c.particles, t) };
-                let mut p = copies(m)?;
-                let mut flow = langevin(temp)?;
-                for _ in 0..c.inner_steps {
-                    flow.step(&mut p, &target, r, Par::Seq)?;
-                }
-                Ok(p)
-            }
-            InnerSampler::Wfr { weight_step, reaction, birth_death } => {
-                let mut p = copies(c.particles)?;
-                let mut flow = Wfr::new(langevin(t)?, weight_step, reaction)?;
-                if let Some(bd) = birth_death {
-                    flow = flow.with_birth_death(bd)?;
-                }
-                for _ in 0..c.inner_steps {
-                    flow.step(&mut p, &target, r, Par::Seq)?;
-                }
-                Ok(p)
-            }
-            InnerSampler::Svgd { init_noise, rmsprop } => {
-                let mut pos = x.repeat(c.particles);
-                for v in pos.iter_mut() {
-                    *v += init_noise * normal(r);
-                }
-                let mut p = Particles::new(d, pos)?;
-                let mut flow = Svgd::new(c.step, Bandwidth::Median, t)?;
-                if let Some(rho) = rmsprop {
-                    flow = flow.with_rmsprop(rho)?;
-                }
-                for _ in 0..c.inner_steps {
-                    flow.step(&mut p, &target, r, Par::Seq)?;
-                    if let Some((lo, hi)) = c.clip {
-                        for v in p.pos.iter_mut() {
-                            *v = v.max(lo).min(hi);
-                        }
-                    }
-                }
-                Ok(p)
-            }
-        }
+    /// The particles approximating the worst-case law of nominal point `i` after the inner
+    /// steps (`i < data.len()`).
+    pub fn worst_case(&self, theta: &[f64], i: usize, r: &mut Rng) -> Result<Particles> {
+        self.check_theta(theta)?;
+        self.check_index(i)?;
+        let mut slot = Slot::new(&self.cfg, self.data.point(i), theta.len())?;
+        sample_point(self.loss, self.data, &self.cfg, theta, i, r, &mut slot)?;
+        Ok(slot.particles)
     }
 
     /// Robust loss and its gradient (written to `grad`) over the nominal points `idx`, with
     /// point `k` of the list drawing from `rng::stream(seed, k)`.
     pub fn loss_grad_on(
-        &self,
+        &mut self,
         theta: &[f64],
         idx: &[usize],
         seed: u64,
@@ -267,20 +382,47 @@ impl<'a, L: PointLoss + ?Sized> GfsDro<'a, L> {
         self.check_theta(theta)?;
         gradus_core::validate::same_len("gradient", theta.len(), grad.len())?;
         if let Some(&i) = idx.iter().find(|&&i| i >= self.data.len()) {
-            return Err(Error::InvalidShape {
-                what: "nominal point",
-                detail: format!("index {i}"),
-            });
+            self.check_index(i)?;
         }
-        per_point_mean(idx, seed, theta.len(), self.cfg.par, grad, |i, r, g| {
-            let p = self.sample_point(theta, i, r)?;
-            let label = self.data.label(i);
-            let mut l = 0.0;
-            for (y, &w) in p.positions().chunks_exact(p.dim()).zip(p.weights()) {
-                l += w * self.loss.loss_grad_theta(theta, label, y, w, g);
+        while self.slots.len() < idx.len() {
+            self.slots.push(Slot::new(&self.cfg, self.data.point(0), theta.len())?);
+        }
+        let GfsDro { loss, data, cfg, slots, .. } = self;
+        let (loss, data, cfg) = (*loss, *data, &*cfg);
+        let slots = &mut slots[..idx.len()];
+        let run = |(pos, (slot, &i)): (usize, (&mut Slot, &usize))| {
+            let mut r = rng::stream(seed, pos as u64);
+            slot.out = point_loss_grad(loss, data, cfg, theta, i, &mut r, slot);
+        };
+        if cfg.par.is_parallel() {
+            slots.par_iter_mut().zip(idx.par_iter()).enumerate().for_each(run);
+        } else {
+            slots.iter_mut().zip(idx.iter()).enumerate().for_each(run);
+        }
+        // Errors first, so `grad` is untouched when any point failed.
+        for (k, slot) in slots.iter_mut().enumerate() {
+            match std::mem::replace(&mut slot.out, Ok(0.0)) {
+                Err(e) => return Err(e),
+                Ok(l) if !l.is_finite() => {
+                    return Err(Error::NonFinite { what: "robust loss", index: k });
+                }
+                Ok(l) => slot.out = Ok(l),
             }
-            Ok(l)
-        })
+            if let Some(index) = slot.grad.iter().position(|v| !v.is_finite()) {
+                return Err(Error::NonFinite { what: "robust gradient", index });
+            }
+        }
+        // Reduce in index order: the sum does not depend on the thread count.
+        grad.fill(0.0);
+        let inv = 1.0 / idx.len().max(1) as f64;
+        let mut total = 0.0;
+        for slot in slots.iter() {
+            total += slot.out.as_ref().map_or(0.0, |l| *l) * inv;
+            for (o, v) in grad.iter_mut().zip(&slot.grad) {
+                *o += v * inv;
+            }
+        }
+        Ok(total)
     }
 }
 
@@ -300,7 +442,7 @@ impl<L: PointLoss + ?Sized> Objective<f64> for GfsDro<'_, L> {
 }
 
 /// Empirical risk minimisation (sample average approximation): the mean loss over a
-/// minibatch of nominal points.
+/// minibatch of nominal points. A step allocates nothing once the index buffer has grown.
 pub struct Erm<'a, L: ?Sized> {
     loss: &'a L,
     data: &'a Dataset,
@@ -316,10 +458,13 @@ impl<'a, L: PointLoss + ?Sized> Erm<'a, L> {
     }
 
     /// Mean loss over all points.
-    pub fn full_loss(&self, theta: &[f64]) -> f64 {
+    pub fn full_loss(&self, theta: &[f64]) -> Result<f64> {
         let n = self.data.len();
-        (0..n).map(|i| self.loss.loss(theta, self.data.label(i), self.data.point(i))).sum::<f64>()
-            / n as f64
+        let mut s = 0.0;
+        for i in 0..n {
+            s += self.loss.loss(theta, self.data.label(i), self.data.point(i))?;
+        }
+        Ok(s / n as f64)
     }
 }
 
@@ -336,14 +481,15 @@ impl<L: PointLoss + ?Sized> Objective<f64> for Erm<'_, L> {
         let inv = 1.0 / self.idx.len() as f64;
         let mut l = 0.0;
         for &i in &self.idx {
-            l += inv
-                * self.loss.loss_grad_theta(
-                    theta,
-                    self.data.label(i),
-                    self.data.point(i),
-                    inv,
-                    grad,
-                );
+            let li =
+                self.loss.loss_grad_theta(theta, self.data.label(i), self.data.point(i), inv, grad);
+            match li {
+                Ok(v) => l += inv * v,
+                Err(e) => {
+                    grad.fill(0.0);
+                    return Err(e);
+                }
+            }
         }
         if !l.is_finite() {
             return Err(Error::NonFinite { what: "loss", index: 0 });

@@ -19,9 +19,9 @@ mod loss;
 mod models;
 mod sinkhorn_dro;
 
-pub use attack::{fgsm_accuracy, pgd_linf_accuracy};
+pub use attack::{fgsm_accuracy, pgd_l2_accuracy, pgd_l2_point, pgd_linf_accuracy};
 pub use data::Dataset;
 pub use gradient_flow::{Erm, GfsConfig, GfsDro, InnerSampler, train};
 pub use loss::{Classifier, GibbsTarget, PointLoss};
-pub use models::{Mlp, UncertainLeastSquares};
+pub use models::{Mlp, MultinomialLogistic, UncertainLeastSquares};
 pub use sinkhorn_dro::{DualSamples, SinkhornDro, SinkhornDroConfig};

@@ -1,5 +1,6 @@
-//! The models of paper 03's experiments: uncertain least squares (App. D.2) and a one-hidden-
-//! layer ReLU network with cross-entropy (circle, two moons).
+//! The models of paper 03's experiments: uncertain least squares (App. D.2), a one-hidden-
+//! layer ReLU network with cross-entropy (circle, two moons) and multinomial logistic
+//! regression (Sec. 6.3).
 
 // Index loops mirror the matrix formulas (several arrays indexed together).
 #![allow(clippy::needless_range_loop)]
@@ -8,12 +9,17 @@ use gradus_core::validate::{all_finite, same_len};
 use gradus_core::{Error, Result, Rng};
 use rand::Rng as _;
 
-use super::loss::{Classifier, PointLoss};
+use super::loss::{Classifier, PointLoss, bad_label};
 use crate::flows::target::cholesky;
 use crate::source::normal;
 
 /// Largest sizes of the stack-allocated models.
 const MAX: usize = 64;
+
+/// The loss, or an error when finite inputs overflowed it (so an `Ok` loss is finite).
+fn finite_loss(l: f64) -> Result<f64> {
+    if l.is_finite() { Ok(l) } else { Err(Error::NonFinite { what: "loss", index: 0 }) }
+}
 
 /// Uncertain least squares: `l(theta; z) = |(A0 + z A1) theta - b|^2 / n` with a scalar
 /// uncertainty `z` (the input, `dim = 1`) and `A0, A1` of size `n x p`.
@@ -62,8 +68,9 @@ impl UncertainLeastSquares {
         }
     }
 
-    fn ok(&self, theta: &[f64], y: &[f64]) -> bool {
-        theta.len() == self.p && y.len() == 1
+    fn check(&self, theta: &[f64], y: &[f64]) -> Result<()> {
+        same_len("theta", self.p, theta.len())?;
+        same_len("input y", 1, y.len())
     }
 
     /// The ERM solution `argmin_theta sum_i l(theta; z_i)` (normal equations, Cholesky).
@@ -108,19 +115,22 @@ impl PointLoss for UncertainLeastSquares {
         1
     }
 
-    fn loss(&self, theta: &[f64], _label: usize, y: &[f64]) -> f64 {
-        if !self.ok(theta, y) {
-            return f64::NAN;
-        }
+    fn loss(&self, theta: &[f64], _label: usize, y: &[f64]) -> Result<f64> {
+        self.check(theta, y)?;
         let mut r = [0.0; MAX];
         self.residual(theta, y[0], &mut r);
-        r[..self.n].iter().map(|v| v * v).sum::<f64>() / self.n as f64
+        finite_loss(r[..self.n].iter().map(|v| v * v).sum::<f64>() / self.n as f64)
     }
 
-    fn loss_grad_y(&self, theta: &[f64], _label: usize, y: &[f64], grad_y: &mut [f64]) -> f64 {
-        if !self.ok(theta, y) || grad_y.len() != 1 {
-            return f64::NAN;
-        }
+    fn loss_grad_y(
+        &self,
+        theta: &[f64],
+        _label: usize,
+        y: &[f64],
+        grad_y: &mut [f64],
+    ) -> Result<f64> {
+        self.check(theta, y)?;
+        same_len("grad_y", 1, grad_y.len())?;
         let mut r = [0.0; MAX];
         self.residual(theta, y[0], &mut r);
         let mut g = 0.0;
@@ -129,7 +139,7 @@ impl PointLoss for UncertainLeastSquares {
             g += vi * r[i];
         }
         grad_y[0] = 2.0 * g / self.n as f64;
-        r[..self.n].iter().map(|v| v * v).sum::<f64>() / self.n as f64
+        finite_loss(r[..self.n].iter().map(|v| v * v).sum::<f64>() / self.n as f64)
     }
 
     fn loss_grad_theta(
@@ -139,10 +149,9 @@ impl PointLoss for UncertainLeastSquares {
         y: &[f64],
         scale: f64,
         grad_theta: &mut [f64],
-    ) -> f64 {
-        if !self.ok(theta, y) || grad_theta.len() != self.p {
-            return f64::NAN;
-        }
+    ) -> Result<f64> {
+        self.check(theta, y)?;
+        same_len("grad_theta", self.p, grad_theta.len())?;
         let z = y[0];
         let mut r = [0.0; MAX];
         self.residual(theta, z, &mut r);
@@ -152,7 +161,7 @@ impl PointLoss for UncertainLeastSquares {
                 grad_theta[k] += c * (self.a0[i * self.p + k] + z * self.a1[i * self.p + k]) * r[i];
             }
         }
-        r[..self.n].iter().map(|v| v * v).sum::<f64>() / self.n as f64
+        finite_loss(r[..self.n].iter().map(|v| v * v).sum::<f64>() / self.n as f64)
     }
 }
 
@@ -195,8 +204,13 @@ impl Mlp {
         p
     }
 
-    fn ok(&self, theta: &[f64], y: &[f64]) -> bool {
-        theta.len() == self.num_params() && y.len() == self.input
+    fn check(&self, theta: &[f64], label: Option<usize>, y: &[f64]) -> Result<()> {
+        same_len("theta", self.num_params(), theta.len())?;
+        same_len("input y", self.input, y.len())?;
+        match label {
+            Some(l) if l >= self.classes => Err(bad_label(l, self.classes)),
+            _ => Ok(()),
+        }
     }
 
     fn forward(&self, theta: &[f64], y: &[f64]) -> Forward {
@@ -249,18 +263,21 @@ impl PointLoss for Mlp {
         self.input
     }
 
-    fn loss(&self, theta: &[f64], label: usize, y: &[f64]) -> f64 {
-        if !self.ok(theta, y) || label >= self.classes {
-            return f64::NAN;
-        }
+    fn loss(&self, theta: &[f64], label: usize, y: &[f64]) -> Result<f64> {
+        self.check(theta, Some(label), y)?;
         let f = self.forward(theta, y);
-        f.lse - f.logits[label]
+        finite_loss(f.lse - f.logits[label])
     }
 
-    fn loss_grad_y(&self, theta: &[f64], label: usize, y: &[f64], grad_y: &mut [f64]) -> f64 {
-        if !self.ok(theta, y) || label >= self.classes || grad_y.len() != self.input {
-            return f64::NAN;
-        }
+    fn loss_grad_y(
+        &self,
+        theta: &[f64],
+        label: usize,
+        y: &[f64],
+        grad_y: &mut [f64],
+    ) -> Result<f64> {
+        self.check(theta, Some(label), y)?;
+        same_len("grad_y", self.input, grad_y.len())?;
         let f = self.forward(theta, y);
         let dl = self.dlogits(&f, label);
         let dp = self.dpre(theta, &f, &dl);
@@ -268,7 +285,7 @@ impl PointLoss for Mlp {
         for (c, g) in grad_y.iter_mut().enumerate() {
             *g = (0..h).map(|u| theta[u * i + c] * dp[u]).sum();
         }
-        f.lse - f.logits[label]
+        finite_loss(f.lse - f.logits[label])
     }
 
     fn loss_grad_theta(
@@ -278,10 +295,9 @@ impl PointLoss for Mlp {
         y: &[f64],
         scale: f64,
         grad_theta: &mut [f64],
-    ) -> f64 {
-        if !self.ok(theta, y) || label >= self.classes || grad_theta.len() != theta.len() {
-            return f64::NAN;
-        }
+    ) -> Result<f64> {
+        self.check(theta, Some(label), y)?;
+        same_len("grad_theta", theta.len(), grad_theta.len())?;
         let f = self.forward(theta, y);
         let dl = self.dlogits(&f, label);
         let dp = self.dpre(theta, &f, &dl);
@@ -301,16 +317,161 @@ impl PointLoss for Mlp {
                 gw2[c * h + u] += scale * dl[c] * f.pre[u].max(0.0);
             }
         }
-        f.lse - f.logits[label]
+        finite_loss(f.lse - f.logits[label])
     }
 }
 
 impl Classifier for Mlp {
-    fn predict(&self, theta: &[f64], y: &[f64]) -> usize {
-        if !self.ok(theta, y) {
-            return usize::MAX;
-        }
+    fn classes(&self) -> usize {
+        self.classes
+    }
+
+    fn predict(&self, theta: &[f64], y: &[f64]) -> Result<usize> {
+        self.check(theta, None, y)?;
         let f = self.forward(theta, y);
-        (0..self.classes).max_by(|&a, &b| f.logits[a].total_cmp(&f.logits[b])).unwrap_or(0)
+        Ok(argmax(&f.logits[..self.classes]))
+    }
+}
+
+/// Index of the largest entry (the first of ties; 0 for an empty slice).
+fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (k, x) in v.iter().enumerate() {
+        if x.total_cmp(&v[best]).is_gt() {
+            best = k;
+        }
+    }
+    best
+}
+
+/// Multinomial logistic regression `y -> softmax(W y + b)` with cross-entropy, the model of
+/// paper 03, Sec. 6.3 (a linear layer on fixed features). Parameters: `W` (`classes x input`,
+/// row-major) then `b`. Gradients: with `p = softmax(W y + b)` and `e` the one-hot label,
+/// `grad_W l = (p - e) y^T`, `grad_b l = p - e`, `grad_y l = W^T (p - e)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MultinomialLogistic {
+    input: usize,
+    classes: usize,
+}
+
+impl MultinomialLogistic {
+    /// `input` features (`1..=4096`) into `classes` (`2..=64`).
+    pub fn new(input: usize, classes: usize) -> Result<Self> {
+        if input == 0 || input > 4096 || !(2..=MAX).contains(&classes) {
+            return Err(Error::InvalidShape {
+                what: "multinomial logistic",
+                detail: format!("{input} -> {classes} (input in 1..=4096, classes in 2..=64)"),
+            });
+        }
+        Ok(MultinomialLogistic { input, classes })
+    }
+
+    /// PyTorch's `Linear` initialisation: uniform in `[-1/sqrt(input), 1/sqrt(input)]`.
+    pub fn init(&self, rng: &mut Rng) -> Vec<f64> {
+        let s = 1.0 / (self.input as f64).sqrt();
+        (0..self.num_params()).map(|_| s * (2.0 * rng.random::<f64>() - 1.0)).collect()
+    }
+
+    fn check(&self, theta: &[f64], label: Option<usize>, y: &[f64]) -> Result<()> {
+        same_len("theta", self.num_params(), theta.len())?;
+        same_len("input y", self.input, y.len())?;
+        match label {
+            Some(l) if l >= self.classes => Err(bad_label(l, self.classes)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Logits into `z`; returns `log sum exp z`.
+    fn logits(&self, theta: &[f64], y: &[f64], z: &mut [f64; MAX]) -> f64 {
+        let (w, b) = theta.split_at(self.classes * self.input);
+        let mut m = f64::NEG_INFINITY;
+        for (c, (row, bc)) in w.chunks_exact(self.input).zip(b).enumerate() {
+            z[c] = bc + row.iter().zip(y).map(|(a, v)| a * v).sum::<f64>();
+            m = m.max(z[c]);
+        }
+        m + z[..self.classes].iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+    }
+
+    /// `p - e_label` into `z` (which holds the logits); returns the loss.
+    fn residual(&self, theta: &[f64], label: usize, y: &[f64], z: &mut [f64; MAX]) -> f64 {
+        let lse = self.logits(theta, y, z);
+        let loss = lse - z[label];
+        for (c, v) in z[..self.classes].iter_mut().enumerate() {
+            *v = (*v - lse).exp() - if c == label { 1.0 } else { 0.0 };
+        }
+        loss
+    }
+}
+
+impl PointLoss for MultinomialLogistic {
+    fn num_params(&self) -> usize {
+        self.classes * (self.input + 1)
+    }
+
+    fn dim(&self) -> usize {
+        self.input
+    }
+
+    fn loss(&self, theta: &[f64], label: usize, y: &[f64]) -> Result<f64> {
+        self.check(theta, Some(label), y)?;
+        let mut z = [0.0; MAX];
+        let lse = self.logits(theta, y, &mut z);
+        finite_loss(lse - z[label])
+    }
+
+    fn loss_grad_y(
+        &self,
+        theta: &[f64],
+        label: usize,
+        y: &[f64],
+        grad_y: &mut [f64],
+    ) -> Result<f64> {
+        self.check(theta, Some(label), y)?;
+        same_len("grad_y", self.input, grad_y.len())?;
+        let mut z = [0.0; MAX];
+        let loss = self.residual(theta, label, y, &mut z);
+        grad_y.fill(0.0);
+        for (row, r) in theta.chunks_exact(self.input).take(self.classes).zip(&z) {
+            for (g, a) in grad_y.iter_mut().zip(row) {
+                *g += r * a;
+            }
+        }
+        finite_loss(loss)
+    }
+
+    fn loss_grad_theta(
+        &self,
+        theta: &[f64],
+        label: usize,
+        y: &[f64],
+        scale: f64,
+        grad_theta: &mut [f64],
+    ) -> Result<f64> {
+        self.check(theta, Some(label), y)?;
+        same_len("grad_theta", theta.len(), grad_theta.len())?;
+        let mut z = [0.0; MAX];
+        let loss = self.residual(theta, label, y, &mut z);
+        let (gw, gb) = grad_theta.split_at_mut(self.classes * self.input);
+        for ((row, gbc), r) in gw.chunks_exact_mut(self.input).zip(gb.iter_mut()).zip(&z) {
+            let s = scale * r;
+            *gbc += s;
+            for (g, v) in row.iter_mut().zip(y) {
+                *g += s * v;
+            }
+        }
+        finite_loss(loss)
+    }
+}
+
+impl Classifier for MultinomialLogistic {
+    fn classes(&self) -> usize {
+        self.classes
+    }
+
+    fn predict(&self, theta: &[f64], y: &[f64]) -> Result<usize> {
+        self.check(theta, None, y)?;
+        let mut z = [0.0; MAX];
+        self.logits(theta, y, &mut z);
+        Ok(argmax(&z[..self.classes]))
     }
 }

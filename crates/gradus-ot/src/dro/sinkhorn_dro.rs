@@ -9,6 +9,9 @@
 //! reference `N(x, (eps/2) I)` tilted by `exp(l / (lambda eps))`, so `s^2 = eps/2` makes the
 //! dual and the samplers estimate the same law; the official code draws with variance `eps`
 //! (spec: keep it configurable). The default here is `eps/2`.
+//!
+//! Unlike [`super::GfsDro`] and [`super::Erm`], a step allocates its per-point draws (the
+//! number of draws changes from step to step under [`DualSamples::RandomLevel`]).
 
 use gradus_core::{Error, Objective, Par, Result, Rng};
 use rand::Rng as _;
@@ -123,8 +126,10 @@ impl<L: PointLoss + ?Sized> Objective<f64> for SinkhornDro<'_, L> {
             let zs: Vec<f64> = (0..m)
                 .flat_map(|_| x.iter().map(|v| v + sd * normal(r)).collect::<Vec<_>>())
                 .collect();
-            let ls: Vec<f64> =
-                zs.chunks_exact(x.len()).map(|z| loss.loss(theta, label, z)).collect();
+            let ls: Vec<f64> = zs
+                .chunks_exact(x.len())
+                .map(|z| loss.loss(theta, label, z))
+                .collect::<Result<_>>()?;
             let (weights, value) = if temp.is_finite() {
                 let mut e: Vec<f64> = ls.iter().map(|l| l / temp).collect();
                 let (mx, s) = crate::vectorized::softmax_in_place(&mut e);
@@ -134,7 +139,7 @@ impl<L: PointLoss + ?Sized> Objective<f64> for SinkhornDro<'_, L> {
                 (vec![1.0 / m as f64; m], ls.iter().sum::<f64>() / m as f64)
             };
             for (z, w) in zs.chunks_exact(x.len()).zip(&weights) {
-                loss.loss_grad_theta(theta, label, z, *w, g);
+                loss.loss_grad_theta(theta, label, z, *w, g)?;
             }
             Ok(value)
         });

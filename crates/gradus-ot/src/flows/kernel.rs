@@ -30,6 +30,11 @@ pub enum Bandwidth {
 impl Bandwidth {
     /// `h^2` for the particles `pos` (row-major, `dim` columns).
     pub fn squared(&self, pos: &[f64], dim: usize) -> Result<f64> {
+        self.squared_in(pos, dim, &mut KernelWork::default())
+    }
+
+    /// [`Self::squared`] with reusable scratch (no heap allocation once `work` has grown).
+    pub fn squared_in(&self, pos: &[f64], dim: usize, work: &mut KernelWork) -> Result<f64> {
         match *self {
             Bandwidth::Fixed(h) => {
                 gradus_core::validate::positive("bandwidth", h)?;
@@ -43,7 +48,7 @@ impl Bandwidth {
                         detail: "needs at least 2 particles".into(),
                     });
                 }
-                Ok(median_sq_distance(pos, dim) / (n as f64).ln() + 1e-8)
+                Ok(median_in(pos, dim, work) / (n as f64).ln() + 1e-8)
             }
         }
     }
@@ -52,25 +57,44 @@ impl Bandwidth {
 /// The lower median of `|y_i - y_j|^2` over all `n^2` ordered pairs (diagonal zeros
 /// included), over the particles `i * n / 1024` when `n > 1024`.
 pub fn median_sq_distance(pos: &[f64], dim: usize) -> f64 {
+    median_in(pos, dim, &mut KernelWork::default())
+}
+
+/// Reusable scratch of the kernel routines: after the first call with a given particle count
+/// (and thread count), [`rbf_weighted_sums_in`] and [`Bandwidth::squared_in`] allocate nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KernelWork {
+    cols: Vec<f64>,
+    upper: Vec<f64>,
+    sq: Vec<f64>,
+    /// One distance/kernel block buffer per parallel slot.
+    blocks: Vec<Vec<f64>>,
+    unused: Vec<f64>,
+}
+
+fn median_in(pos: &[f64], dim: usize, work: &mut KernelWork) -> f64 {
     let n_all = pos.len() / dim.max(1);
     let n = n_all.min(MEDIAN_SUBSAMPLE);
     if n < 2 {
         return 0.0;
     }
     // Coordinate-major copy of the subsample, so each row of distances is a vector loop.
-    let mut cols = vec![0.0; dim * n];
+    let cols = &mut work.cols;
+    cols.clear();
+    cols.resize(dim * n, 0.0);
     for a in 0..n {
         let src = a * n_all / n;
         for k in 0..dim {
             cols[k * n + a] = pos[src * dim + k];
         }
     }
-    let mut upper = Vec::with_capacity(n * (n - 1) / 2);
+    let upper = &mut work.upper;
+    upper.clear();
     for a in 0..n - 1 {
         let start = upper.len();
         upper.resize(start + n - 1 - a, 0.0);
         vectorized::run(RowDistances {
-            cols: &cols,
+            cols: &cols[..],
             n,
             row: a,
             first: a + 1,
@@ -140,6 +164,9 @@ impl Kernel for KernelRows<'_> {
 /// For every particle `i`: `sums[i] = sum_j w_j k(y_i, y_j)` and, when `p > 0`,
 /// `out[i, :] = sum_j w_j k(y_i, y_j) v[j, :]` (`v` and `out` row-major `n x p`), with the
 /// RBF kernel of bandwidth `h^2 = h2`. O(n^2 (d + p)) work, O(64 n) memory per thread.
+/// Up to 64 particles the sums are direct loops and allocate nothing once `work` has grown;
+/// beyond, the Gram and product terms are faer products, whose packing buffers are
+/// allocated inside faer on every call.
 #[allow(clippy::too_many_arguments)]
 pub fn rbf_weighted_sums(
     pos: &[f64],
@@ -152,6 +179,26 @@ pub fn rbf_weighted_sums(
     out: &mut [f64],
     par: Par,
 ) -> Result<()> {
+    rbf_weighted_sums_in(pos, dim, w, h2, v, p, sums, out, par, &mut KernelWork::default())
+}
+
+/// [`rbf_weighted_sums`] with reusable scratch. Row blocks are split into contiguous runs,
+/// one per parallel slot (at most the pool's thread count), each with its own block buffer,
+/// so the scratch does not grow with the number of blocks and the result does not depend on
+/// the thread count.
+#[allow(clippy::too_many_arguments)]
+pub fn rbf_weighted_sums_in(
+    pos: &[f64],
+    dim: usize,
+    w: &[f64],
+    h2: f64,
+    v: &[f64],
+    p: usize,
+    sums: &mut [f64],
+    out: &mut [f64],
+    par: Par,
+    work: &mut KernelWork,
+) -> Result<()> {
     let n = w.len();
     if dim == 0 || n == 0 {
         return Err(Error::InvalidShape { what: "kernel sums", detail: "no particles".into() });
@@ -161,10 +208,17 @@ pub fn rbf_weighted_sums(
     gradus_core::validate::same_len("kernel sums", n, sums.len())?;
     gradus_core::validate::same_len("kernel products", n * p, out.len())?;
     gradus_core::validate::positive("h^2", h2)?;
-    let sq: Vec<f64> = pos.chunks_exact(dim).map(|y| y.iter().map(|a| a * a).sum()).collect();
+    let KernelWork { cols, sq, blocks, unused, .. } = work;
+    sq.clear();
+    sq.extend(pos.chunks_exact(dim).map(|y| y.iter().map(|a| a * a).sum::<f64>()));
+    let sq = &sq[..];
     // Coordinate-major positions for the direct (small-d) distance rows.
-    let mut cols = Vec::new();
-    if dim < GEMM_DIM {
+    // A single block of rows (`n <= 64`, e.g. the few particles per point of the DRO
+    // samplers) goes through direct loops, not faer: its products would allocate packing
+    // buffers on every call, and at this size the loops are as fast.
+    let direct = n <= ROWS;
+    cols.clear();
+    if dim < GEMM_DIM || direct {
         cols.resize(dim * n, 0.0);
         for (j, y) in pos.chunks_exact(dim).enumerate() {
             for (k, v) in y.iter().enumerate() {
@@ -173,29 +227,39 @@ pub fn rbf_weighted_sums(
         }
     }
     let inv_two_h2 = 0.5 / h2;
+    let cols = &cols[..];
     let body = |buf: &mut Vec<f64>, (b, (s, o)): (usize, (&mut [f64], &mut [f64]))| {
         let r0 = b * ROWS;
         let rows = s.len();
         buf.clear();
         buf.resize(rows * n, 0.0);
-        if dim >= GEMM_DIM {
+        if dim >= GEMM_DIM && !direct {
             let lhs = MatRef::from_row_major_slice(&pos[r0 * dim..(r0 + rows) * dim], rows, dim);
             let rhs = MatRef::from_row_major_slice(pos, n, dim).transpose();
             let dst = MatMut::from_row_major_slice_mut(&mut buf[..], rows, n);
             faer::linalg::matmul::matmul(dst, Accum::Replace, lhs, rhs, -2.0, faer::Par::Seq);
             for (r, row) in buf.chunks_exact_mut(n).enumerate() {
                 let si = sq[r0 + r];
-                for (v, sj) in row.iter_mut().zip(&sq) {
+                for (v, sj) in row.iter_mut().zip(sq) {
                     *v += si + sj;
                 }
             }
         } else {
             for (r, row) in buf.chunks_exact_mut(n).enumerate() {
-                vectorized::run(RowDistances { cols: &cols, n, row: r0 + r, first: 0, out: row });
+                vectorized::run(RowDistances { cols, n, row: r0 + r, first: 0, out: row });
             }
         }
         vectorized::run(KernelRows { block: &mut buf[..], n, w, inv_two_h2, sums: s });
-        if p > 0 {
+        if p > 0 && direct {
+            for (orow, krow) in o.chunks_exact_mut(p).zip(buf.chunks_exact(n)) {
+                orow.fill(0.0);
+                for (kij, vrow) in krow.iter().zip(v.chunks_exact(p)) {
+                    for (oc, vc) in orow.iter_mut().zip(vrow) {
+                        *oc = kij.mul_add(*vc, *oc);
+                    }
+                }
+            }
+        } else if p > 0 {
             let lhs = MatRef::from_row_major_slice(&buf[..], rows, n);
             let rhs = MatRef::from_row_major_slice(v, n, p);
             let dst = MatMut::from_row_major_slice_mut(o, rows, p);
@@ -203,24 +267,32 @@ pub fn rbf_weighted_sums(
         }
     };
     // With p = 0 there are no products: pair each row block with one unused slot instead.
-    let mut unused = Vec::new();
+    let blocks_n = n.div_ceil(ROWS);
     let (out_buf, out_rows): (&mut [f64], usize) = if p > 0 {
         (out, ROWS * p)
     } else {
-        unused.resize(n.div_ceil(ROWS), 0.0);
+        unused.resize(blocks_n, 0.0);
         (&mut unused[..], 1)
     };
-    if par.is_parallel() {
-        sums.par_chunks_mut(ROWS)
-            .zip(out_buf.par_chunks_mut(out_rows))
+    let slots = if par.is_parallel() { rayon::current_num_threads().clamp(1, blocks_n) } else { 1 };
+    if blocks.len() < slots {
+        blocks.resize_with(slots, Vec::new);
+    }
+    // Slot `s` takes the contiguous run of `per` blocks starting at block `s * per`.
+    let per = blocks_n.div_ceil(slots);
+    let run = |(s, ((sums, outs), buf)): (usize, ((&mut [f64], &mut [f64]), &mut Vec<f64>))| {
+        for (k, item) in sums.chunks_mut(ROWS).zip(outs.chunks_mut(out_rows)).enumerate() {
+            body(buf, (s * per + k, item));
+        }
+    };
+    if slots > 1 {
+        sums.par_chunks_mut(per * ROWS)
+            .zip(out_buf.par_chunks_mut(per * out_rows))
+            .zip(blocks.par_iter_mut())
             .enumerate()
-            .for_each_init(Vec::new, |buf, item| body(buf, item));
+            .for_each(run);
     } else {
-        let mut buf = Vec::new();
-        sums.chunks_mut(ROWS)
-            .zip(out_buf.chunks_mut(out_rows))
-            .enumerate()
-            .for_each(|item| body(&mut buf, item));
+        run((0, ((sums, out_buf), &mut blocks[0])));
     }
     Ok(())
 }

@@ -20,12 +20,14 @@ pub struct Langevin {
     /// experiment keeps its scalar uncertainty in `[-1, 1]`).
     pub clip: Option<(f64, f64)>,
     buf: Vec<f64>,
+    /// One gradient scratch row per particle block (no allocation per step).
+    grads: Vec<f64>,
 }
 
 impl Langevin {
     /// Langevin with step `h` at temperature `T`.
     pub fn new(step: f64, temperature: f64) -> Result<Self> {
-        let s = Langevin { step, temperature, clip: None, buf: Vec::new() };
+        let s = Langevin { step, temperature, clip: None, buf: Vec::new(), grads: Vec::new() };
         s.validate()?;
         Ok(s)
     }
@@ -76,12 +78,13 @@ impl Flow for Langevin {
         let clip = self.clip;
         self.buf.clear();
         self.buf.extend_from_slice(&p.pos);
-        let body = |(b, block): (usize, &mut [f64])| {
+        let blocks = p.len().div_ceil(PARTICLE_BLOCK);
+        self.grads.resize(blocks * d, 0.0);
+        let body = |(b, (block, grad)): (usize, (&mut [f64], &mut [f64]))| {
             let mut r = rng::stream(seed, b as u64);
-            let mut grad = vec![0.0; d];
             for y in block.chunks_exact_mut(d) {
-                target.value_grad(y, &mut grad);
-                for (yk, gk) in y.iter_mut().zip(&grad) {
+                target.value_grad(y, grad);
+                for (yk, gk) in y.iter_mut().zip(grad.iter()) {
                     *yk += h * gk;
                     if noise > 0.0 {
                         let z: f64 = StandardNormal.sample(&mut r);
@@ -94,9 +97,17 @@ impl Flow for Langevin {
             }
         };
         if par.is_parallel() {
-            self.buf.par_chunks_mut(PARTICLE_BLOCK * d).enumerate().for_each(body);
+            self.buf
+                .par_chunks_mut(PARTICLE_BLOCK * d)
+                .zip(self.grads.par_chunks_mut(d))
+                .enumerate()
+                .for_each(body);
         } else {
-            self.buf.chunks_mut(PARTICLE_BLOCK * d).enumerate().for_each(body);
+            self.buf
+                .chunks_mut(PARTICLE_BLOCK * d)
+                .zip(self.grads.chunks_mut(d))
+                .enumerate()
+                .for_each(body);
         }
         gradus_core::validate::all_finite("langevin positions", &self.buf)?;
         std::mem::swap(&mut p.pos, &mut self.buf);

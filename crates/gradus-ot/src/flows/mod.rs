@@ -5,7 +5,9 @@
 //! - [`Wfr`]: Wasserstein-Fisher-Rao: Langevin transport plus a Fisher-Rao reaction on the
 //!   weights and birth-death resampling;
 //! - [`Svgd`]: Stein variational gradient descent with the RBF kernel and the median
-//!   bandwidth rule.
+//!   bandwidth rule;
+//! - [`Rgo`]: the restricted-Gaussian-oracle rejection sampler for strongly log-concave
+//!   targets (exact draws, given the mode).
 //!
 //! The temperature `T` lets the DRO samplers of paper 03 work in their native units
 //! (`f = R_theta(x, .)`, `T = lambda eps`, see [`crate::dro`]); `T = 1` is ordinary sampling
@@ -15,13 +17,17 @@
 pub mod kernel;
 mod langevin;
 mod particles;
+mod rgo;
 mod svgd;
 pub(crate) mod target;
 mod wfr;
 
-pub use kernel::{Bandwidth, median_sq_distance, rbf_weighted_sums};
+pub use kernel::{
+    Bandwidth, KernelWork, median_sq_distance, rbf_weighted_sums, rbf_weighted_sums_in,
+};
 pub use langevin::Langevin;
 pub use particles::Particles;
+pub use rgo::{Rgo, RgoStats, RgoWork};
 pub use svgd::Svgd;
 pub use target::{GaussianTarget, LogDensity};
 pub use wfr::{BirthDeath, Donor, Reaction, Wfr};

@@ -39,6 +39,26 @@ impl Particles {
         Ok(Particles { dim, pos: positions, weights })
     }
 
+    /// Replaces the particles by `m >= 1` equally weighted copies of the finite point `x`,
+    /// reusing the buffers (no allocation once they have grown to `m` particles).
+    pub fn reset_copies(&mut self, x: &[f64], m: usize) -> Result<()> {
+        if x.is_empty() || m == 0 {
+            return Err(Error::InvalidShape {
+                what: "particles",
+                detail: format!("{m} copies of a point in dimension {}", x.len()),
+            });
+        }
+        gradus_core::validate::all_finite("particle positions", x)?;
+        self.dim = x.len();
+        self.pos.clear();
+        for _ in 0..m {
+            self.pos.extend_from_slice(x);
+        }
+        self.weights.clear();
+        self.weights.resize(m, 1.0 / m as f64);
+        Ok(())
+    }
+
     /// Dimension.
     pub fn dim(&self) -> usize {
         self.dim

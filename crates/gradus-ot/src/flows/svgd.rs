@@ -9,7 +9,7 @@
 use gradus_core::{Error, Par, Result, Rng};
 use rayon::prelude::*;
 
-use super::kernel::{Bandwidth, rbf_weighted_sums};
+use super::kernel::{Bandwidth, KernelWork, rbf_weighted_sums_in};
 use super::langevin::check_dims;
 use super::{Flow, LogDensity, PARTICLE_BLOCK, Particles};
 
@@ -29,6 +29,9 @@ pub struct Svgd {
     scores: Vec<f64>,
     sums: Vec<f64>,
     out: Vec<f64>,
+    phi: Vec<f64>,
+    next: Vec<f64>,
+    kernel: KernelWork,
 }
 
 impl Svgd {
@@ -43,6 +46,9 @@ impl Svgd {
             scores: Vec::new(),
             sums: Vec::new(),
             out: Vec::new(),
+            phi: Vec::new(),
+            next: Vec::new(),
+            kernel: KernelWork::default(),
         };
         s.validate()?;
         Ok(s)
@@ -53,6 +59,11 @@ impl Svgd {
         self.rmsprop = Some(rho);
         self.validate()?;
         Ok(self)
+    }
+
+    /// Forgets the RMSProp second moments (a fresh run on new particles).
+    pub fn reset(&mut self) {
+        self.g2.clear();
     }
 
     /// Checks the settings; the error names the first invalid field.
@@ -75,6 +86,17 @@ impl Svgd {
         target: &D,
         par: Par,
     ) -> Result<Vec<f64>> {
+        self.direction_in(p, target, par)?;
+        Ok(self.phi.clone())
+    }
+
+    /// The Stein direction into `self.phi` (no allocation once the scratch has grown).
+    fn direction_in<D: LogDensity + ?Sized>(
+        &mut self,
+        p: &Particles,
+        target: &D,
+        par: Par,
+    ) -> Result<()> {
         self.validate()?;
         check_dims(p, target)?;
         let (n, d) = (p.len(), p.dim());
@@ -99,10 +121,10 @@ impl Svgd {
             self.scores.chunks_mut(rows * 2 * d).zip(p.pos.chunks(rows * d)).for_each(body);
         }
         gradus_core::validate::all_finite("svgd scores", &self.scores)?;
-        let h2 = self.bandwidth.squared(&p.pos, d)?;
+        let h2 = self.bandwidth.squared_in(&p.pos, d, &mut self.kernel)?;
         self.sums.resize(n, 0.0);
         self.out.resize(n * 2 * d, 0.0);
-        rbf_weighted_sums(
+        rbf_weighted_sums_in(
             &p.pos,
             d,
             &p.weights,
@@ -112,8 +134,11 @@ impl Svgd {
             &mut self.sums,
             &mut self.out,
             par,
+            &mut self.kernel,
         )?;
-        let mut phi = vec![0.0; n * d];
+        let phi = &mut self.phi;
+        phi.clear();
+        phi.resize(n * d, 0.0);
         for i in 0..n {
             let o = &self.out[i * 2 * d..(i + 1) * 2 * d];
             let y = &p.pos[i * d..(i + 1) * d];
@@ -121,7 +146,7 @@ impl Svgd {
                 phi[i * d + k] = o[k] + (y[k] * self.sums[i] - o[d + k]) / h2;
             }
         }
-        Ok(phi)
+        Ok(())
     }
 }
 
@@ -133,33 +158,44 @@ impl Flow for Svgd {
         _rng: &mut Rng,
         par: Par,
     ) -> Result<()> {
-        let phi = self.direction(p, target, par)?;
+        self.direction_in(p, target, par)?;
         let h = self.step;
-        let mut next = p.pos.clone();
+        let next = &mut self.next;
+        next.clear();
+        next.extend_from_slice(&p.pos);
+        let phi = &self.phi;
         match self.rmsprop {
             None => {
-                for (y, f) in next.iter_mut().zip(&phi) {
+                for (y, f) in next.iter_mut().zip(phi) {
                     *y += h * f;
                 }
             }
             Some(rho) => {
                 if self.g2.len() != phi.len() {
-                    self.g2 = vec![0.0; phi.len()];
+                    self.g2.clear();
+                    self.g2.resize(phi.len(), 0.0);
                 }
-                let mut g2 = self.g2.clone();
-                for ((y, f), g) in next.iter_mut().zip(&phi).zip(g2.iter_mut()) {
+                // Only a finite step commits the new second moments: compute them into
+                // `out` (free scratch at this point) and swap on success.
+                let g2_next = &mut self.out;
+                g2_next.clear();
+                g2_next.extend_from_slice(&self.g2);
+                for ((y, f), g) in next.iter_mut().zip(phi).zip(g2_next.iter_mut()) {
                     *g = rho * *g + (1.0 - rho) * f * f;
                     *y += h * f / (1e-6 + g.sqrt());
                 }
-                if g2.iter().all(|v| v.is_finite()) {
-                    self.g2 = g2;
+                if let Some(index) = next.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::NonFinite { what: "svgd positions", index });
+                }
+                if self.out.iter().all(|v| v.is_finite()) {
+                    std::mem::swap(&mut self.g2, &mut self.out);
                 }
             }
         }
-        if let Some(index) = next.iter().position(|v| !v.is_finite()) {
+        if let Some(index) = self.next.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFinite { what: "svgd positions", index });
         }
-        p.pos = next;
+        std::mem::swap(&mut p.pos, &mut self.next);
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ use gradus_core::{Error, Par, Result, Rng};
 use rand::Rng as _;
 use rayon::prelude::*;
 
-use super::kernel::{Bandwidth, rbf_weighted_sums};
+use super::kernel::{Bandwidth, KernelWork, rbf_weighted_sums_in};
 use super::langevin::check_dims;
 use super::{Flow, Langevin, LogDensity, PARTICLE_BLOCK, Particles};
 
@@ -62,12 +62,25 @@ pub struct Wfr {
     pub reaction: Reaction,
     /// Optional birth-death resampling after each reaction.
     pub birth_death: Option<BirthDeath>,
+    work: WfrWork,
+}
+
+/// Scratch reused across steps, so a step allocates nothing once it has grown.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct WfrWork {
+    before: Vec<f64>,
+    values: Vec<f64>,
+    grads: Vec<f64>,
+    log_w: Vec<f64>,
+    density: Vec<f64>,
+    kernel: KernelWork,
 }
 
 impl Wfr {
     /// WFR with the given transport, reaction step and reaction; no birth-death.
     pub fn new(transport: Langevin, weight_step: f64, reaction: Reaction) -> Result<Self> {
-        let s = Wfr { transport, weight_step, reaction, birth_death: None };
+        let s =
+            Wfr { transport, weight_step, reaction, birth_death: None, work: WfrWork::default() };
         s.validate()?;
         Ok(s)
     }
@@ -99,20 +112,35 @@ impl Wfr {
     }
 }
 
-fn values<D: LogDensity + ?Sized>(pos: &[f64], d: usize, target: &D, par: Par) -> Vec<f64> {
-    let mut vals = vec![0.0; pos.len() / d];
-    let body = |(blk, out): (&[f64], &mut [f64])| {
-        let mut grad = vec![0.0; d];
+/// `vals[j] = f(y_j)`, with one gradient scratch row of `grads` per particle block.
+fn values<D: LogDensity + ?Sized>(
+    pos: &[f64],
+    d: usize,
+    target: &D,
+    par: Par,
+    vals: &mut Vec<f64>,
+    grads: &mut Vec<f64>,
+) {
+    let n = pos.len() / d;
+    vals.clear();
+    vals.resize(n, 0.0);
+    grads.resize(n.div_ceil(PARTICLE_BLOCK) * d, 0.0);
+    let body = |((blk, out), grad): ((&[f64], &mut [f64]), &mut [f64])| {
         for (y, o) in blk.chunks_exact(d).zip(out) {
-            *o = target.value_grad(y, &mut grad);
+            *o = target.value_grad(y, grad);
         }
     };
     if par.is_parallel() {
-        pos.par_chunks(PARTICLE_BLOCK * d).zip(vals.par_chunks_mut(PARTICLE_BLOCK)).for_each(body);
+        pos.par_chunks(PARTICLE_BLOCK * d)
+            .zip(vals.par_chunks_mut(PARTICLE_BLOCK))
+            .zip(grads.par_chunks_mut(d))
+            .for_each(body);
     } else {
-        pos.chunks(PARTICLE_BLOCK * d).zip(vals.chunks_mut(PARTICLE_BLOCK)).for_each(body);
+        pos.chunks(PARTICLE_BLOCK * d)
+            .zip(vals.chunks_mut(PARTICLE_BLOCK))
+            .zip(grads.chunks_mut(d))
+            .for_each(body);
     }
-    vals
 }
 
 /// Normalises log-weights into weights (max subtracted before `exp`; `-inf` gives 0).
@@ -133,52 +161,67 @@ impl Flow for Wfr {
     ) -> Result<()> {
         self.validate()?;
         check_dims(p, target)?;
-        let before = p.pos.clone();
+        let w = &mut self.work;
+        w.before.clear();
+        w.before.extend_from_slice(&p.pos);
         self.transport.step(p, target, rng, par)?;
         let d = p.dim();
-        let f = values(&p.pos, d, target, par);
-        if let Some(index) = f.iter().position(|v| !v.is_finite()) {
-            p.pos = before;
+        values(&p.pos, d, target, par, &mut w.values, &mut w.grads);
+        if let Some(index) = w.values.iter().position(|v| !v.is_finite()) {
+            std::mem::swap(&mut p.pos, &mut w.before);
             return Err(Error::NonFinite { what: "target value", index });
         }
         let (hw, t) = (self.weight_step, self.transport.temperature);
-        let mut lw: Vec<f64> = match self.reaction {
+        w.log_w.clear();
+        match self.reaction {
             Reaction::PointMass => {
                 let coef = 1.0 - hw * t;
-                p.weights
-                    .iter()
-                    .zip(&f)
-                    .map(|(&w, &fj)| {
-                        let keep = if coef == 0.0 { 0.0 } else { coef * w.ln() };
-                        keep + hw * fj
-                    })
-                    .collect()
+                w.log_w.extend(p.weights.iter().zip(&w.values).map(|(&wj, &fj)| {
+                    let keep = if coef == 0.0 { 0.0 } else { coef * wj.ln() };
+                    keep + hw * fj
+                }));
             }
             Reaction::Kde(bw) => {
                 let n = p.len();
-                let h2 = match bw.squared(&p.pos, d) {
+                let h2 = match bw.squared_in(&p.pos, d, &mut w.kernel) {
                     Ok(h2) => h2,
                     Err(e) => {
-                        p.pos = before;
+                        std::mem::swap(&mut p.pos, &mut w.before);
                         return Err(e);
                     }
                 };
-                let mut dens = vec![0.0; n];
-                rbf_weighted_sums(&p.pos, d, &p.weights, h2, &[], 0, &mut dens, &mut [], par)?;
-                p.weights
-                    .iter()
-                    .zip(&dens)
-                    .zip(&f)
-                    .map(|((&w, &rho), &fj)| w.ln() - hw * (t * rho.ln() - fj))
-                    .collect()
+                w.density.clear();
+                w.density.resize(n, 0.0);
+                if let Err(e) = rbf_weighted_sums_in(
+                    &p.pos,
+                    d,
+                    &p.weights,
+                    h2,
+                    &[],
+                    0,
+                    &mut w.density,
+                    &mut [],
+                    par,
+                    &mut w.kernel,
+                ) {
+                    std::mem::swap(&mut p.pos, &mut w.before);
+                    return Err(e);
+                }
+                w.log_w.extend(
+                    p.weights
+                        .iter()
+                        .zip(&w.density)
+                        .zip(&w.values)
+                        .map(|((&wj, &rho), &fj)| wj.ln() - hw * (t * rho.ln() - fj)),
+                );
             }
-        };
-        normalise_log_weights(&mut lw);
-        if lw.iter().any(|v| !v.is_finite()) || lw.iter().sum::<f64>() <= 0.0 {
-            p.pos = before;
+        }
+        normalise_log_weights(&mut w.log_w);
+        if w.log_w.iter().any(|v| !v.is_finite()) || w.log_w.iter().sum::<f64>() <= 0.0 {
+            std::mem::swap(&mut p.pos, &mut w.before);
             return Err(Error::NonFinite { what: "WFR weights", index: 0 });
         }
-        p.weights = lw;
+        std::mem::swap(&mut p.weights, &mut w.log_w);
         if let Some(bd) = self.birth_death {
             birth_death(p, bd, rng);
         }

@@ -1,6 +1,6 @@
-//! `dro`: gradient-flow-sampler DRO (paper 03) against ERM, WRM and the Sinkhorn-DRO dual on
-//! the uncertain least-squares problem (App. D.2) and on imbalanced circle and two-moons
-//! classification (Sec. 6.1, 6.2): robust loss or accuracy against the perturbation budget.
+//! The small problems of paper 03: uncertain least squares (App. D.2) and imbalanced circle
+//! and two-moons classification (Sec. 6.1, 6.2): robust loss or accuracy against the
+//! perturbation budget, ERM, WRM and the Sinkhorn-DRO dual beside the samplers.
 
 use gradus_core::{Layout, Objective, Par, Result as GResult, rng};
 use gradus_optim::{Agm, AgmConfig};
@@ -12,9 +12,9 @@ use gradus_ot::dro::{
 use gradus_ot::flows::{BirthDeath, Donor, Reaction};
 use gradus_report::{Plot, Report, Scale, Series, Table, fmt_num};
 
-use super::ExpResult;
-use super::common::mean_std;
 use crate::ctx::Ctx;
+use crate::experiments::ExpResult;
+use crate::experiments::common::mean_std;
 
 /// A training method: ERM, a GFS-DRO sampler, or the dual.
 #[derive(Clone, Copy)]
@@ -113,7 +113,7 @@ fn methods(weight_step: f64) -> Vec<Method> {
 }
 
 /// Uncertain least squares (App. D.2).
-fn least_squares(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
+pub(super) fn least_squares(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
     let instances = ctx.pick(1u64, 3);
     let deltas: Vec<f64> =
         (0..ctx.pick(11, 50)).map(|k| 10.0 * k as f64 / ctx.pick(10.0, 49.0)).collect();
@@ -156,9 +156,9 @@ fn least_squares(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
                     theta
                 }
             };
-            train_loss[mi] += Erm::new(&ls, &data, 0)?.full_loss(&theta) / instances as f64;
+            train_loss[mi] += Erm::new(&ls, &data, 0)?.full_loss(&theta)? / instances as f64;
             for (k, t) in tests.iter().enumerate() {
-                curves[mi][k] += Erm::new(&ls, t, 0)?.full_loss(&theta) / instances as f64;
+                curves[mi][k] += Erm::new(&ls, t, 0)?.full_loss(&theta)? / instances as f64;
             }
             bar.inc(1);
         }
@@ -208,14 +208,17 @@ fn least_squares(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
 }
 
 /// Accuracy of a classifier on the points of `data` inside the open first quadrant.
-fn quadrant_accuracy<C: Classifier>(model: &C, theta: &[f64], data: &Dataset) -> f64 {
+fn quadrant_accuracy<C: Classifier>(model: &C, theta: &[f64], data: &Dataset) -> GResult<f64> {
     let idx: Vec<usize> =
         (0..data.len()).filter(|&i| data.point(i)[0] > 0.0 && data.point(i)[1] > 0.0).collect();
-    let ok = idx.iter().filter(|&&i| model.predict(theta, data.point(i)) == data.label(i)).count();
-    ok as f64 / idx.len().max(1) as f64
+    let mut ok = 0;
+    for &i in &idx {
+        ok += usize::from(model.predict(theta, data.point(i))? == data.label(i));
+    }
+    Ok(ok as f64 / idx.len().max(1) as f64)
 }
 
-struct Task<'a> {
+pub(super) struct Task<'a> {
     name: &'a str,
     file: &'a str,
     train: Dataset,
@@ -227,7 +230,12 @@ struct Task<'a> {
     quadrant: bool,
 }
 
-fn classification(ctx: &Ctx, report: &mut Report, task: Task<'_>, intro: String) -> ExpResult<()> {
+pub(super) fn classification(
+    ctx: &Ctx,
+    report: &mut Report,
+    task: Task<'_>,
+    intro: String,
+) -> ExpResult<()> {
     let seeds = ctx.pick(3u64, 10);
     let radii = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5];
     let s = Setting {
@@ -269,7 +277,7 @@ fn classification(ctx: &Ctx, report: &mut Report, task: Task<'_>, intro: String)
             }
             fgsm[mi].push(fgsm_accuracy(&task.model, &theta, &task.test, 0.3)?);
             if task.quadrant {
-                quad[mi].push(quadrant_accuracy(&task.model, &theta, &task.test));
+                quad[mi].push(quadrant_accuracy(&task.model, &theta, &task.test)?);
             }
             bar.inc(1);
         }
@@ -324,27 +332,12 @@ fn classification(ctx: &Ctx, report: &mut Report, task: Task<'_>, intro: String)
     Ok(())
 }
 
-pub fn run(ctx: &Ctx) -> ExpResult<Report> {
-    let mut report = Report::new(
-        "dro",
-        "Gradient-flow-sampler DRO (WGF, WFR, SVGD) vs ERM, WRM and the Sinkhorn dual (paper 03)",
-    );
-    report.text(
-        "Paper 03 (Xu and Zhu, GFS-DRO). Every DRO method minimises the entropic Wasserstein DRO \
-         objective in penalised form with transport penalty `lambda |y - x|^2` and entropy `eps`; \
-         the inner worst-case law `∝ exp((l(theta, y) - lambda |y - x|^2) / (lambda eps))` is \
-         sampled per nominal point by Langevin (WGF), WFR (Langevin plus the code's point-mass \
-         Fisher-Rao reweighting and birth-death at 0.95/m, donor drawn by weight) or SVGD \
-         (median bandwidth), and the outer step is a gradus optimizer on the particle-averaged \
-         gradient. WRM is noise-free gradient ascent with one particle; the Sinkhorn dual \
-         reweights Gaussian draws around `x` (reference variance eps/2, which matches the \
-         samplers' law, and the official code's eps).",
-    );
-    least_squares(ctx, &mut report)?;
+/// Sec. 6.1 (imbalanced circle) and Sec. 6.2 (imbalanced two moons).
+pub(super) fn circle_and_moons(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
     let (n_train, n_test) = ctx.pick((500, 2000), (500, 4000));
     classification(
         ctx,
-        &mut report,
+        report,
         Task {
             name: "Imbalanced circle",
             file: "dro_circle",
@@ -364,7 +357,7 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
     )?;
     classification(
         ctx,
-        &mut report,
+        report,
         Task {
             name: "Imbalanced two moons",
             file: "dro_moons",
@@ -382,5 +375,5 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
          choices."
             .into(),
     )?;
-    Ok(report)
+    Ok(())
 }
