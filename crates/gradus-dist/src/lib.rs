@@ -5,5 +5,6 @@
 //! - [`federated`]: robust aggregators, attacks, LSH gradient screening (LSHFed) and a
 //!   federated-learning simulator (papers 05, 09).
 
+pub mod comm;
 pub mod compression;
 pub mod federated;

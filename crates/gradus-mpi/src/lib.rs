@@ -1,0 +1,24 @@
+//! Data-parallel and federated runs across processes.
+//!
+//! The seam is [`gradus_dist::comm::Transport`]; this crate adds
+//!
+//! - [`transport::Mpi`] (feature `mpi`): the transport over MPI point-to-point messages,
+//!   with a time-out on every receive (polled probes, so a silent rank is an error, not a
+//!   hang);
+//! - [`problem`]: the synthetic logistic-regression shards the `train-dist` and `mpi-check`
+//!   binaries train, generated per worker so each rank builds only its own;
+//! - [`driver`]: the round loop (`x <- x - eta u`, round `k` drawing from
+//!   `rng::stream(seed, k)`, so a run resumes from a checkpoint at any round).
+//!
+//! Binaries (feature `mpi`): `train-dist` (`mpirun -np 4 train-dist ...`: logistic
+//! regression with EF21 + top-k across ranks, per-round loss, bytes and time) and
+//! `mpi-check` (bit-for-bit comparison with the in-process cluster, fault injection), run by
+//! this crate's tests under `mpirun`.
+
+pub mod driver;
+pub mod fault;
+pub mod problem;
+pub mod run;
+
+#[cfg(feature = "mpi")]
+pub mod transport;
