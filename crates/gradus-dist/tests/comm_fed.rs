@@ -24,7 +24,7 @@ fn data(seed: u64, clients: usize) -> (Vec<Dataset>, Dataset, Dataset) {
 }
 
 fn sgd(l: Layout) -> gradus_core::Result<Agm<f64>> {
-    Agm::new("sgd", AgmConfig { par: Par::Seq, ..AgmConfig::sgd(0.1) }, l)
+    Agm::new("sgd", AgmConfig::sgd(0.1).with_par(Par::Seq), l)
 }
 
 fn bits(h: &FedHistory) -> (Vec<u64>, Vec<u64>) {
@@ -115,6 +115,7 @@ fn lshfed_and_bad_parts_are_errors() {
             r: 4,
             groups: 2,
             grouping: gradus_dist::federated::lshfed::Grouping::RoundRobin,
+            score: gradus_dist::federated::lshfed::ReputationScore::Official,
         },
         participants: 2,
         ..FedConfig::default()

@@ -179,6 +179,7 @@ where
                 flagged: None,
                 true_positives: 0,
                 clean_win: None,
+                clean_group: None,
                 code_bits: 0,
                 full_bits: 0,
                 dropped: 0,
@@ -291,11 +292,13 @@ fn put_record(b: &mut Vec<u8>, r: &RoundRecord) {
     b.put_u64(r.byzantine as u64);
     b.put_u64(r.flagged.map_or(u64::MAX, |f| f as u64));
     b.put_u64(r.true_positives as u64);
-    b.put_u8(match r.clean_win {
-        None => 0,
-        Some(false) => 1,
-        Some(true) => 2,
-    });
+    for flag in [r.clean_win, r.clean_group] {
+        b.put_u8(match flag {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
+    }
     b.put_u64(r.code_bits as u64);
     b.put_u64(r.full_bits as u64);
     b.put_u64(r.dropped as u64);
@@ -309,11 +312,15 @@ fn get_record(rd: &mut Reader<'_>) -> Result<RoundRecord> {
         f => Some(f as usize),
     };
     let true_positives = rd.u64()? as usize;
-    let clean_win = match rd.u8()? {
-        0 => None,
-        1 => Some(false),
-        _ => Some(true),
+    let mut flag = || -> Result<Option<bool>> {
+        Ok(match rd.u8()? {
+            0 => None,
+            1 => Some(false),
+            _ => Some(true),
+        })
     };
+    let clean_win = flag()?;
+    let clean_group = flag()?;
     let (code_bits, full_bits, dropped) =
         (rd.u64()? as usize, rd.u64()? as usize, rd.u64()? as usize);
     Ok(RoundRecord {
@@ -322,6 +329,7 @@ fn get_record(rd: &mut Reader<'_>) -> Result<RoundRecord> {
         flagged,
         true_positives,
         clean_win,
+        clean_group,
         code_bits,
         full_bits,
         dropped,
@@ -506,6 +514,7 @@ impl Server {
             flagged: None,
             true_positives: 0,
             clean_win: None,
+            clean_group: None,
             code_bits: 0,
             full_bits: 0,
             dropped: bad.len(),

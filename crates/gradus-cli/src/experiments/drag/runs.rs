@@ -150,11 +150,9 @@ pub struct AdamBaseline {
 pub fn run_adam(ex: &Example, a: AdamBaseline, total: u64, seed: u64) -> ExpResult<Curve> {
     let m = ex.problem.len();
     let mut obj = SemiDualObjective::new(&ex.problem, a.eps, 1)?;
-    let cfg = AgmConfig {
-        weight_decay: WeightDecay { coefficient: a.lr, decoupled: true },
-        par: Par::Seq,
-        ..AgmConfig::adam(a.lr)
-    };
+    let cfg = AgmConfig::adam(a.lr)
+        .with_weight_decay(WeightDecay { coefficient: a.lr, decoupled: true })
+        .with_par(Par::Seq);
     let mut opt = Agm::<f64>::new("adamw", cfg, Layout::flat(m)?)?;
     let (mut g, mut grad) = (vec![0.0; m], vec![0.0; m]);
     let mut r = rng::seeded(seed);

@@ -241,11 +241,9 @@ fn run_one(s: &Settings, p: &Problem, kind: Kind, eps: f64, seed: u64) -> GResul
     let mut r = rng::seeded(rng::derive_seed(seed, 2));
     let mut obj = objective(s, kind, eps, &p.model, &p.train)?;
     let lr = if kind == Kind::Erm { s.erm_lr } else { s.lr };
-    let cfg = AgmConfig {
-        weight_decay: WeightDecay { coefficient: s.weight_decay, decoupled: false },
-        par: Par::Seq,
-        ..AgmConfig::adam(lr)
-    };
+    let cfg = AgmConfig::adam(lr)
+        .with_weight_decay(WeightDecay { coefficient: s.weight_decay, decoupled: false })
+        .with_par(Par::Seq);
     let mut opt = Agm::<f64>::new("adam", cfg, Layout::flat(theta.len())?)?;
     let mut plateau = Plateau::new(f64::MAX, s.plateau_rel, s.plateau_window, s.plateau_smooth)?;
     let per_epoch = s.n_train.div_ceil(s.batch);

@@ -208,5 +208,5 @@ pub fn federation(setup: &Setup, seed: u64) -> ExpResult<Federation> {
 
 /// Each client's local optimizer: plain SGD.
 pub fn sgd(l: Layout) -> gradus_core::Result<Agm<f64>> {
-    Agm::new("sgd", AgmConfig { par: Par::Seq, ..AgmConfig::sgd(LR) }, l)
+    Agm::new("sgd", AgmConfig::sgd(LR).with_par(Par::Seq), l)
 }
