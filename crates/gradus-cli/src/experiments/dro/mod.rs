@@ -15,7 +15,7 @@ use crate::ctx::Ctx;
 pub const OPTIONS: &[(&str, &str)] = &[
     ("part", "all (default) | features (Sec. 6.3 stand-in only) | toy (D.2, 6.1, 6.2 only)"),
     ("seeds", "seeds per method in the Sec. 6.3 stand-in (default 2 quick, 5 full)"),
-    ("max-epochs", "epoch cap of each Sec. 6.3 run (default 16 quick, 60 full)"),
+    ("max-epochs", "epoch cap of each Sec. 6.3 run (default 20 quick, 150 full)"),
     ("dual", "true adds the Sinkhorn-dual baseline to Sec. 6.3 (default false)"),
     (
         "rgo-smoothness",
