@@ -703,3 +703,28 @@ fn intro(s: &Settings, unit: f64, kinds: &[Kind]) -> String {
         nspec = spec_grid,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_pairing_and_deviations() {
+        let s = Settings::spec();
+        // max(5, floor(20 (e + 1) / 10)), capped at 20.
+        let ks: Vec<usize> =
+            [0, 1, 2, 3, 4, 8, 9, 10, 100].iter().map(|&e| s.inner_steps(e)).collect();
+        assert_eq!(ks, [5, 5, 6, 8, 10, 18, 20, 20, 20]);
+        // Paired differences skip seeds where either run failed.
+        let (m, se, n) = paired(&[Some(0.5), None, Some(0.7)], &[Some(0.4), Some(0.1), Some(0.4)]);
+        assert_eq!(n, 2);
+        assert!((m - 0.2).abs() < 1e-12);
+        assert!((se - (0.02f64).sqrt() / 2f64.sqrt()).abs() < 1e-12, "{se}");
+        assert_eq!(s.deviations(), "");
+        let quick = Settings { batch: 32, k_max: 10, ..Settings::spec() };
+        assert_eq!(
+            quick.deviations(),
+            " (changed from the spec's stand-in: batch 32 instead of 128, K <= 10 instead of 20)"
+        );
+    }
+}
