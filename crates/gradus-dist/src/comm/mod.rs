@@ -22,6 +22,9 @@ mod local;
 mod rank_cluster;
 pub mod wire;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use local::Local;
 pub use rank_cluster::{RankCluster, WireStats, block};
 
