@@ -77,6 +77,9 @@ struct Worker<T, C> {
     status: Result<()>,
 }
 
+/// A local worker's objective, sender and message buffer, as rayon hands them out.
+type Slot<'a, O, T, C> = (usize, ((&'a mut O, &'a mut Worker<T, C>), &'a mut Vec<T>));
+
 /// What every local worker needs to know about the round.
 #[derive(Clone, Copy)]
 struct Round<'a, T> {
@@ -356,6 +359,13 @@ where
         Ok(b)
     }
 
+    fn recv_reply(&mut self, tag: u32) -> Result<Vec<u8>> {
+        let b = super::recv_reply(&mut self.transport, tag)?;
+        self.stats.bytes_received += b.len() as u64;
+        self.stats.last_received += b.len() as u64;
+        Ok(b)
+    }
+
     /// Server: tells every other rank the run stopped because of `e`, then returns `e`.
     fn stop_others(&mut self, seed: u64, tag: u32, kind: Kind, e: Error) -> Error {
         let head = Head { kind, rank: 0, round: self.rounds, seed };
@@ -513,7 +523,7 @@ where
         }
         frame::seal(&mut self.frame);
         self.send(0, tag::ROUND)?;
-        let bytes = self.recv(0, tag::ROUND)?;
+        let bytes = self.recv_reply(tag::ROUND)?;
         let mut rd = Reader::open(&bytes, 0, Kind::Down, self.rounds, seed)?;
         match rd.u8()? {
             0 => {
@@ -679,7 +689,7 @@ where
             }
             frame::seal(&mut self.frame);
             self.send(0, tag::CHECK)?;
-            let bytes = self.recv(0, tag::CHECK)?;
+            let bytes = self.recv_reply(tag::CHECK)?;
             let mut rd = Reader::open(&bytes, 0, Kind::Check, 0, 0)?;
             return match rd.u8()? {
                 0 => rd.finish(),
@@ -766,7 +776,7 @@ where
         let full_first = method == Method::Ef21 && !self.started && self.init == Ef21Init::Gradient;
         let round = Round { method, full_first, params, seed };
         let first = self.first;
-        let work = |(j, ((o, w), msg)): (usize, ((&mut O, &mut Worker<T, C>), &mut Vec<T>))| {
+        let work = |(j, ((o, w), msg)): Slot<'_, O, T, C>| {
             Self::work(&round, o, w, msg, first + j);
         };
         if self.par.is_parallel() {
