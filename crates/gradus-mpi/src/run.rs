@@ -136,6 +136,9 @@ pub fn over<X: Transport>(
         .with_init(Ef21Init::Compressed);
     let mut x = vec![0.0; s.spec.dim()];
     let ck = |r: usize| s.checkpoint.as_ref().map(|d| d.join(format!("rank{r}.ck")));
+    if let Some(d) = &s.checkpoint {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d.display(), e))?;
+    }
     if s.resume {
         let path =
             ck(rank).ok_or_else(|| Error::Unsupported("resume needs --checkpoint".into()))?;

@@ -41,6 +41,9 @@ unsafe impl GlobalAlloc for AllThreads {
 #[global_allocator]
 static GLOBAL: AllThreads = AllThreads;
 
+/// One step of a flow on particles.
+type Stepper = Box<dyn FnMut(&mut Particles, &mut Rng) + Send>;
+
 /// Heap allocations on any thread while `f` runs.
 fn counted<R>(f: impl FnOnce() -> R) -> (R, usize) {
     let before = COUNT.load(Ordering::SeqCst);
@@ -139,7 +142,7 @@ fn dro_steps_and_flows_do_not_allocate() {
     let target = GaussianTarget::new(vec![1.0, -1.0], &[1.0, 0.3, 0.3, 0.5]).unwrap();
     let start: Vec<f64> = (0..600).map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0).collect();
     for par in [Par::Seq, Par::Rayon] {
-        let mut flows: Vec<(&str, usize, Box<dyn FnMut(&mut Particles, &mut Rng) + Send>)> = vec![
+        let mut flows: Vec<(&str, usize, Stepper)> = vec![
             (
                 "wfr",
                 300,

@@ -73,9 +73,9 @@ fn gaussian_mixture_stand_in() {
         let idx: Vec<usize> = (0..train.len()).filter(|&i| train.label(i) == c).collect();
         assert!(idx.len() > 300, "class {c}: {}", idx.len());
         let m = gm.mean(c).unwrap();
-        for k in 0..32 {
+        for (k, mk) in m.iter().enumerate() {
             let s: f64 = idx.iter().map(|&i| train.point(i)[k]).sum::<f64>() / idx.len() as f64;
-            assert!((s - m[k]).abs() < 0.25, "class {c} coord {k}: {s} vs {}", m[k]);
+            assert!((s - mk).abs() < 0.25, "class {c} coord {k}: {s} vs {mk}");
         }
     }
     // E|x|^2 = 32 + |mean|^2 ~ 32 + 9: the mean norm is near sqrt(41).

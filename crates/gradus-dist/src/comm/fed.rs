@@ -261,7 +261,7 @@ where
             }
             frame::seal(&mut buf);
             transport.send(0, tag::FED, &buf)?;
-            let bytes = transport.recv(0, tag::FED)?;
+            let bytes = super::recv_reply(transport, tag::FED)?;
             let mut rd = Reader::open(&bytes, 0, Kind::FedDown, t as u64, round_seed)?;
             match rd.u8()? {
                 0 => {

@@ -7,13 +7,16 @@ use gradus_core::{Error, Result};
 
 use super::{Transport, peer_error};
 
+/// A tagged message in a channel.
+type Msg = (u32, Vec<u8>);
+
 /// One rank's endpoint of an in-process mesh (see [`Local::mesh`]). Every ordered pair of
 /// ranks has its own channel, so messages between two ranks arrive in the order sent.
 #[derive(Debug)]
 pub struct Local {
     rank: usize,
-    to: Vec<Sender<(u32, Vec<u8>)>>,
-    from: Vec<Receiver<(u32, Vec<u8>)>>,
+    to: Vec<Sender<Msg>>,
+    from: Vec<Receiver<Msg>>,
     timeout: Duration,
 }
 
@@ -28,8 +31,8 @@ impl Local {
             return Err(Error::hyper("timeout", 0.0, "must be positive"));
         }
         // chans[a][b]: from a to b.
-        let mut tx: Vec<Vec<Option<Sender<(u32, Vec<u8>)>>>> = Vec::with_capacity(ranks);
-        let mut rx: Vec<Vec<Option<Receiver<(u32, Vec<u8>)>>>> =
+        let mut tx: Vec<Vec<Option<Sender<Msg>>>> = Vec::with_capacity(ranks);
+        let mut rx: Vec<Vec<Option<Receiver<Msg>>>> =
             (0..ranks).map(|_| (0..ranks).map(|_| None).collect()).collect();
         for a in 0..ranks {
             let mut row = Vec::with_capacity(ranks);

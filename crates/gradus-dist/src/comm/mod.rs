@@ -22,6 +22,9 @@ mod local;
 mod rank_cluster;
 pub mod wire;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use local::Local;
 pub use rank_cluster::{RankCluster, WireStats, block};
 
@@ -64,6 +67,21 @@ impl<X: Transport + ?Sized> Transport for Box<X> {
 /// The error for a peer that cannot be reached or stayed silent.
 pub fn peer_error(rank: usize, what: &str) -> Error {
     Error::Io { path: format!("rank {rank}"), message: what.to_string() }
+}
+
+/// A non-server rank's wait for the server's reply: up to `ranks` time-outs, since the
+/// server may itself be waiting out the time-out of another rank before it can reply (and
+/// should be the one to name the silent rank). A dead server still ends the wait.
+pub(crate) fn recv_reply<X: Transport + ?Sized>(t: &mut X, tag: u32) -> Result<Vec<u8>> {
+    let mut last = None;
+    for _ in 0..t.ranks().max(1) {
+        match t.recv(0, tag) {
+            Ok(b) => return Ok(b),
+            Err(e @ Error::Io { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| peer_error(0, "no reply")))
 }
 
 /// Message tags.

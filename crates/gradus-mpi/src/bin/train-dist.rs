@@ -44,7 +44,8 @@ struct Args {
     /// Rand-k instead of top-k.
     #[arg(long)]
     randk: bool,
-    #[arg(long, default_value_t = 0.5)]
+    /// Step size (the loss is at most 1/4-smooth: features have unit expected row norm).
+    #[arg(long, default_value_t = 2.0)]
     eta: f64,
     #[arg(long, default_value_t = 1e-4)]
     l2: f64,

@@ -54,6 +54,9 @@ impl Bandwidth {
     }
 }
 
+/// One parallel slot's work: its index, its runs of sums and products, its block buffer.
+type SlotRun<'a> = (usize, ((&'a mut [f64], &'a mut [f64]), &'a mut Vec<f64>));
+
 /// The lower median of `|y_i - y_j|^2` over all `n^2` ordered pairs (diagonal zeros
 /// included), over the particles `i * n / 1024` when `n > 1024`.
 pub fn median_sq_distance(pos: &[f64], dim: usize) -> f64 {
@@ -280,7 +283,7 @@ pub fn rbf_weighted_sums_in(
     }
     // Slot `s` takes the contiguous run of `per` blocks starting at block `s * per`.
     let per = blocks_n.div_ceil(slots);
-    let run = |(s, ((sums, outs), buf)): (usize, ((&mut [f64], &mut [f64]), &mut Vec<f64>))| {
+    let run = |(s, ((sums, outs), buf)): SlotRun<'_>| {
         for (k, item) in sums.chunks_mut(ROWS).zip(outs.chunks_mut(out_rows)).enumerate() {
             body(buf, (s * per + k, item));
         }

@@ -74,7 +74,7 @@ impl Rgo {
     ) -> Result<Self> {
         gradus_core::validate::positive("lambda", lambda)?;
         gradus_core::validate::non_negative("smoothness L", smoothness)?;
-        if !(2.0 * lambda > smoothness) {
+        if 2.0 * lambda <= smoothness || smoothness.is_nan() {
             return Err(Error::hyper("smoothness L", smoothness, "RGO needs lambda > L / 2"));
         }
         let r = Rgo {

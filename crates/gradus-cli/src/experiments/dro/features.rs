@@ -47,6 +47,8 @@ pub(super) struct Settings {
     pub erm_lr: f64,
     pub weight_decay: f64,
     pub max_epochs: usize,
+    /// ERM's cap (its epochs cost ~1/(K m) of a sampler's, and its lr is 5x smaller).
+    pub erm_max_epochs: usize,
     pub plateau_rel: f64,
     pub plateau_window: u64,
     pub plateau_smooth: usize,
@@ -65,17 +67,16 @@ pub(super) struct Settings {
 }
 
 impl Settings {
-    /// The spec's stand-in; quick mode: half the data, two seeds, a lower epoch cap.
-    pub fn new(ctx: &Ctx) -> ExpResult<Self> {
-        let rgo: f64 = ctx.opt("rgo-smoothness", 0.0)?;
+    /// The spec's stand-in (full mode) with a generous epoch cap.
+    fn spec() -> Self {
         let mut deltas: Vec<f64> = (0..=10).map(|k| 0.008 * k as f64).collect();
         deltas.extend([0.12, 0.16, 0.24]);
-        Ok(Settings {
+        Settings {
             classes: 10,
             dim: 32,
             mean_scale: 3.0,
-            n_train: ctx.pick(1000, 2000),
-            n_test: ctx.pick(500, 1000),
+            n_train: 2000,
+            n_test: 1000,
             lambda: 10.0,
             epsilons: vec![0.2, 0.02],
             particles: 8,
@@ -91,20 +92,66 @@ impl Settings {
             lr: 5e-3,
             erm_lr: 1e-3,
             weight_decay: 1e-4,
-            max_epochs: ctx.opt("max-epochs", ctx.pick(16, 60))?,
-            plateau_rel: 0.01,
-            plateau_window: ctx.pick(6, 10),
-            plateau_smooth: 3,
+            max_epochs: 150,
+            erm_max_epochs: 600,
+            plateau_rel: 0.02,
+            plateau_window: 15,
+            plateau_smooth: 5,
             deltas,
             spec_delta_max: 0.08,
             attack_iters: 10,
             attack_step_div: 8.0,
-            seeds: ctx.opt("seeds", ctx.pick(2, 5))?,
-            dual: ctx.opt("dual", false)?,
+            seeds: 5,
+            dual: false,
             dual_level: 5,
-            rgo: (rgo > 0.0).then_some(rgo),
+            rgo: None,
             rgo_ascent: 5,
-        })
+        }
+    }
+
+    /// The spec's stand-in; quick mode shrinks the data, the batch (more steps per unit of
+    /// sampler work), `K` and its ramp, the cap and the seeds (the report lists each change).
+    pub fn new(ctx: &Ctx) -> ExpResult<Self> {
+        let mut s = Self::spec();
+        if ctx.quick {
+            s.n_train = 1000;
+            s.n_test = 500;
+            s.batch = 32;
+            s.k_max = 10;
+            s.k_ramp = 5;
+            s.max_epochs = 30;
+            s.erm_max_epochs = 300;
+            s.plateau_window = 8;
+            s.seeds = 2;
+        }
+        s.max_epochs = ctx.opt("max-epochs", s.max_epochs)?;
+        s.seeds = ctx.opt("seeds", s.seeds)?;
+        s.dual = ctx.opt("dual", false)?;
+        let rgo: f64 = ctx.opt("rgo-smoothness", 0.0)?;
+        s.rgo = (rgo > 0.0).then_some(rgo);
+        Ok(s)
+    }
+
+    /// The settings that differ from the spec's stand-in, as a sentence fragment.
+    fn deviations(&self) -> String {
+        let spec = Self::spec();
+        let mut d = Vec::new();
+        let mut note = |what: &str, ours: usize, theirs: usize| {
+            if ours != theirs {
+                d.push(format!("{what} {ours} instead of {theirs}"));
+            }
+        };
+        note("training points", self.n_train, spec.n_train);
+        note("test points", self.n_test, spec.n_test);
+        note("batch", self.batch, spec.batch);
+        note("K <=", self.k_max, spec.k_max);
+        note("K ramp (epochs)", self.k_ramp, spec.k_ramp);
+        note("particles", self.particles, spec.particles);
+        if d.is_empty() {
+            String::new()
+        } else {
+            format!(" (changed from the spec's stand-in: {})", d.join(", "))
+        }
     }
 
     /// Inner steps in epoch `e` (0-based): `max(k_min, floor(k_max (e + 1) / k_ramp))`,
@@ -247,9 +294,10 @@ fn run_one(s: &Settings, p: &Problem, kind: Kind, eps: f64, seed: u64) -> GResul
     let mut opt = Agm::<f64>::new("adam", cfg, Layout::flat(theta.len())?)?;
     let mut plateau = Plateau::new(f64::MAX, s.plateau_rel, s.plateau_window, s.plateau_smooth)?;
     let per_epoch = s.n_train.div_ceil(s.batch);
+    let cap = if kind == Kind::Erm { s.erm_max_epochs } else { s.max_epochs };
     let (converged, epochs) = Par::Rayon.on_pool(|| -> GResult<(bool, usize)> {
         let mut grad = vec![0.0; theta.len()];
-        for e in 0..s.max_epochs {
+        for e in 0..cap {
             if let Obj::Gfs(g) = &mut obj {
                 g.set_inner_steps(s.inner_steps(e));
             }
@@ -259,13 +307,14 @@ fn run_one(s: &Settings, p: &Problem, kind: Kind, eps: f64, seed: u64) -> GResul
                 opt.step(&mut theta, &grad)?;
             }
             let mean = sum / per_epoch as f64;
+
             // The schedule changes the objective until K reaches k_max: no plateau before.
             let measured = s.inner_steps(e) == s.k_max || kind == Kind::Erm || kind == Kind::Dual;
             if measured && plateau.observe(e as u64 + 1, mean, mean) {
                 return Ok((true, e + 1));
             }
         }
-        Ok((false, s.max_epochs))
+        Ok((false, cap))
     })?;
     let mut acc = Vec::with_capacity(s.deltas.len());
     for &d in &s.deltas {
@@ -281,7 +330,7 @@ fn run_one(s: &Settings, p: &Problem, kind: Kind, eps: f64, seed: u64) -> GResul
     }
     Ok(RunOut {
         acc,
-        end: RunEnd::from_stop(converged, epochs as u64, s.max_epochs as u64),
+        end: RunEnd::from_stop(converged, epochs as u64, cap as u64),
         epochs,
         secs: start.elapsed().as_secs_f64(),
     })
@@ -359,7 +408,7 @@ pub(super) fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
         move |o: &RunOut| idx.iter().map(|&i| o.acc[i]).sum::<f64>() / idx.len().max(1) as f64
     };
 
-    report.text(intro(&s, unit, &dro_kinds, ctx.quick));
+    report.text(intro(&s, unit, &dro_kinds));
 
     // The table: one row per (eps, method), ERM once.
     let mut header = vec!["eps".to_string(), "method".into(), "converged".into()];
@@ -379,7 +428,11 @@ pub(super) fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
         let mut cells = vec![
             eps.to_string(),
             name.to_string(),
-            format!("{conv}/{} (cap {} epochs)", runs.len(), s.max_epochs),
+            format!(
+                "{conv}/{} (cap {} epochs)",
+                runs.len(),
+                if name == "ERM" { s.erm_max_epochs } else { s.max_epochs }
+            ),
             med(&mut epochs),
             med(&mut secs),
         ];
@@ -589,7 +642,7 @@ pub(super) fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
     Ok(claims)
 }
 
-fn intro(s: &Settings, unit: f64, kinds: &[Kind], quick: bool) -> String {
+fn intro(s: &Settings, unit: f64, kinds: &[Kind]) -> String {
     let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     let eps: Vec<String> = s.epsilons.iter().map(|e| fmt_num(*e)).collect();
     let spec_grid = s.deltas.iter().filter(|d| **d <= s.spec_delta_max + 1e-12).count();
@@ -608,7 +661,7 @@ fn intro(s: &Settings, unit: f64, kinds: &[Kind], quick: bool) -> String {
          ERM lr {elr}), minibatches of {batch}. Each run trains until its epoch-mean training \
          objective plateaus: relative change below {rel} between the mean of the last {smooth} \
          epochs and the same mean halfway through the time since K reached {kmax}, after at least \
-         {window} epochs, with a cap of {cap} epochs (a run at the cap is *not converged*). \
+         {window} epochs, with a cap of {cap} epochs ({ecap} for ERM; a run at the cap is *not converged*). \
          Attack: l2 PGD from x, {iters} steps of radius/{div} along the normalised gradient, \
          projected onto the ball of radius Delta * mean |x| (mean |x| = {unit} on the test set); \
          the spec's grid is Delta in {{0, 0.008, ..., {dmax}}} ({nspec} values); larger Delta are \
@@ -618,11 +671,7 @@ fn intro(s: &Settings, unit: f64, kinds: &[Kind], quick: bool) -> String {
         scale = fmt_num(s.mean_scale),
         ntr = s.n_train,
         nte = s.n_test,
-        quick = if quick {
-            " (quick mode: half the spec's 2000/1000 points, fewer seeds, a lower cap)"
-        } else {
-            ""
-        },
+        quick = s.deviations(),
         names = names.join(", "),
         lambda = fmt_num(s.lambda),
         tau = fmt_num(0.5 / s.lambda),
@@ -644,10 +693,36 @@ fn intro(s: &Settings, unit: f64, kinds: &[Kind], quick: bool) -> String {
         smooth = s.plateau_smooth,
         window = s.plateau_window,
         cap = s.max_epochs,
+        ecap = s.erm_max_epochs,
         iters = s.attack_iters,
         div = fmt_num(s.attack_step_div),
         unit = fmt_num(unit),
         dmax = fmt_num(s.spec_delta_max),
         nspec = spec_grid,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_pairing_and_deviations() {
+        let s = Settings::spec();
+        // max(5, floor(20 (e + 1) / 10)), capped at 20.
+        let ks: Vec<usize> =
+            [0, 1, 2, 3, 4, 8, 9, 10, 100].iter().map(|&e| s.inner_steps(e)).collect();
+        assert_eq!(ks, [5, 5, 6, 8, 10, 18, 20, 20, 20]);
+        // Paired differences skip seeds where either run failed.
+        let (m, se, n) = paired(&[Some(0.5), None, Some(0.7)], &[Some(0.4), Some(0.1), Some(0.4)]);
+        assert_eq!(n, 2);
+        assert!((m - 0.2).abs() < 1e-12);
+        assert!((se - (0.02f64).sqrt() / 2f64.sqrt()).abs() < 1e-12, "{se}");
+        assert_eq!(s.deviations(), "");
+        let quick = Settings { batch: 32, k_max: 10, ..Settings::spec() };
+        assert_eq!(
+            quick.deviations(),
+            " (changed from the spec's stand-in: batch 32 instead of 128, K <= 10 instead of 20)"
+        );
+    }
 }
