@@ -22,7 +22,7 @@ fn toeplitz_likelihood(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     let n = 50;
     for &p in &[64usize, 256] {
-        let x = sample(&random_caratheodory(p, 1), n, DataKind::Complex, 2).unwrap();
+        let x = sample(&random_caratheodory(p, 1).unwrap(), n, DataKind::Complex, 2).unwrap();
         let model = SinusoidModel::new(p, 2 * p, DataKind::Complex).unwrap();
         for (path, name) in [(EvalPath::Structured, "structured"), (EvalPath::Dense, "dense")] {
             let mut nll = ToeplitzNll::new(model, &x, n, path).unwrap();
