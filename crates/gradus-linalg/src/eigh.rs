@@ -30,10 +30,12 @@ pub enum Backend {
     Auto,
 }
 
-/// Smallest dimension for which [`Backend::Auto`] calls LAPACK: below it faer's
-/// decomposition was as fast or faster on the development machine (see `docs/benchmarks.md`,
-/// "faer vs LAPACK"), and faer's path is allocation-free and thread-count independent.
-pub const LAPACK_MIN_N: usize = 128;
+/// Smallest dimension for which [`Backend::Auto`] calls LAPACK. Measured side by side on the
+/// development machine (`docs/benchmarks.md`, "LAPACK backend vs scipy's evd"): faer was as
+/// fast or faster up to n = 512 (0.96-1.0x of `dsyevd`), `dsyevd` faster from n = 1024
+/// (0.88x of faer at 1024, 0.53x at 2048); the threshold sits between. Below it faer's path
+/// is also allocation-free and thread-count independent.
+pub const LAPACK_MIN_N: usize = 768;
 
 impl Backend {
     /// The backend that computes an `n x n` problem: `Auto` resolved by size and build.
