@@ -30,6 +30,11 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
     let t =
         try_median_secs(reps, || k::adam_step_bf16(par, &c, &mut p, &g, &mut mb, &mut vb, None))?;
     emit("optim-step", "adam-bf16-kernel", n, threads, t, 20.0);
+    let sr = k::Bf16Rounding::Stochastic { key: 1 };
+    let t = try_median_secs(reps, || {
+        k::adam_step_bf16_rounded(par, &c, sr, &mut p, &g, &mut mb, &mut vb, None)
+    })?;
+    emit("optim-step", "adam-bf16-sr-kernel", n, threads, t, 20.0);
     drop((mb, vb));
 
     let t = median_secs(reps, || {
@@ -63,6 +68,11 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
             "adam-f32-step-clip",
             AgmConfig { max_grad_norm: Some(1e6), ..AgmConfig::adam(1e-3) },
             28.0,
+        ),
+        (
+            "adam-bf16-sr-step",
+            AgmConfig { precision: StatePrecision::Bf16Stochastic, ..AgmConfig::adam(1e-3) },
+            20.0,
         ),
         (
             "adam-f32-step-unchecked",
