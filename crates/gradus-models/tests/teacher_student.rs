@@ -379,7 +379,7 @@ fn linear_sphere_fixed_point_and_ou_have_their_closed_forms() {
     let (a, b, v) = ode.sphere_ou(m).unwrap();
     // a = -(d/dm) drift = 2m + (kappa/2)(2 - 4m + Delta).
     assert!((a - (2.0 * m + 0.5 * kappa * (2.0 - 4.0 * m + noise))).abs() < 1e-6);
-    // Increment I = lv (lv - lx + e) - m lx (lv - lx + e); its variance by Monte Carlo.
+    // Increment I = g lv - m g lx - (kappa/2) m g^2, g = lv - lx + e; its variance by Monte Carlo.
     let c2 = [[1.0, m], [m, 1.0]];
     let xs = gaussian_samples(&c2, 400_000, 21);
     let mut rng = seeded(22);
@@ -388,7 +388,7 @@ fn linear_sphere_fixed_point_and_ou_have_their_closed_forms() {
         .map(|x| {
             let e: f64 = StandardNormal.sample(&mut rng);
             let g = x[0] - x[1] + noise.sqrt() * e;
-            x[0] * g - m * x[1] * g
+            x[0] * g - m * x[1] * g - 0.5 * kappa * m * g * g
         })
         .collect();
     let mean = vals.iter().sum::<f64>() / vals.len() as f64;
