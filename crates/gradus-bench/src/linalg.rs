@@ -183,13 +183,11 @@ fn shampoo_amortised(
     let layout = Layout::new().matrix("w", n, n).map_err(e)?;
     let par = if threads > 1 { Par::Rayon } else { Par::Seq };
     let g: Vec<f32> = (0..n * n).map(|i| (i % 1013) as f32 / 1013.0 - 0.5).collect();
-    let cfg = ShampooConfig {
-        precondition_frequency: freq,
-        start_preconditioning_step: 1,
-        grafting: Grafting::Adam { beta2: 0.999 },
-        par,
-        ..ShampooConfig::new(1e-3)
-    };
+    let cfg = ShampooConfig::new(1e-3)
+        .with_precondition_frequency(freq)
+        .with_start_preconditioning_step(1)
+        .with_grafting(Grafting::Adam { beta2: 0.999 })
+        .with_par(par);
     let mut opt = Shampoo::<f32>::new(cfg, layout.clone()).map_err(e)?;
     let mut p = vec![0.0f32; n * n];
     opt.step(&mut p, &g).map_err(e)?;
@@ -200,7 +198,7 @@ fn shampoo_amortised(
     let shampoo = s.elapsed().as_secs_f64() / freq as f64;
     emit("linalg", &format!("shampoo-amortised-every-{freq}"), n, threads, shampoo, 0.0);
     let mut adam =
-        Agm::<f32>::new("adam", AgmConfig { par, ..AgmConfig::adam(1e-3) }, layout).map_err(e)?;
+        Agm::<f32>::new("adam", AgmConfig::adam(1e-3).with_par(par), layout).map_err(e)?;
     let t_adam = try_median_secs(50, || adam.step(&mut p, &g).map(|_| ()))?;
     emit("linalg", "adam-step", n, threads, t_adam, 0.0);
     println!(
