@@ -103,7 +103,16 @@ pub fn run(o: &Options) -> Result<bool, String> {
                 o.criterion_baseline.display()
             );
         } else {
-            let base = read_baseline(&o.criterion_baseline)?;
+            // Report-only: a missing criterion baseline is a note, not an error.
+            let base = if o.criterion_baseline.exists() {
+                read_baseline(&o.criterion_baseline)?
+            } else {
+                println!(
+                    "no criterion baseline at {} yet (create it with --update)",
+                    o.criterion_baseline.display()
+                );
+                BTreeMap::new()
+            };
             print!("{}", render_wall_times(&base, &current));
         }
     }
