@@ -11,8 +11,12 @@
 //!   throughput and one EF21 round.
 //! - `drag --m M --d D --iters I [--eps E --targets FILE]`, `svgd --n N --d D`: optimal
 //!   transport (paper 08) and particle flows (paper 03).
+//! - `compare [--gungraun DIR] [--criterion DIR] [--threshold PCT] [--update yes]`: the
+//!   regression check of `benches/compare.sh` (instruction counts and criterion medians against
+//!   `benches/baseline/`; see `compare.rs`). Exits 1 on an instruction-count regression.
 
 mod aggregate;
+mod compare;
 mod compress;
 mod covariance;
 mod linalg;
@@ -48,6 +52,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if cmd == "compare" {
+        let run = compare::Options::from_args(&opts).and_then(|o| compare::run(&o));
+        return match run {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let threads: usize = opts.get("threads").and_then(|t| t.parse().ok()).unwrap_or(2);
     if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global() {
         eprintln!("error: thread pool: {e}");

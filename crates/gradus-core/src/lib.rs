@@ -16,6 +16,7 @@ mod objective;
 mod par;
 pub mod rng;
 mod scalar;
+pub mod testing;
 pub mod validate;
 
 pub use error::{Error, Result};

@@ -44,7 +44,7 @@ fn compress<C: Compressor<f64>>(c: &mut C, v: &[f64], seed: u64) -> Vec<f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(300)))]
 
     #[test]
     fn topk_equals_the_sort_reference(

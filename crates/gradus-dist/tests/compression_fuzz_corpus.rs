@@ -41,7 +41,7 @@ fn special_values_for_every_compressor() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(gradus_core::testing::proptest_cases(2000)))]
 
     /// A poor man's fuzzer: arbitrary bytes through the harness.
     #[test]

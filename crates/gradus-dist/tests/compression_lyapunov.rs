@@ -160,7 +160,7 @@ const KINDS: [Kind; 6] =
     [Kind::Boundary, Kind::InBall, Kind::TopK, Kind::Sign, Kind::Shrink, Kind::Overshoot];
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(2000)))]
 
     #[test]
     fn lyapunov_never_grows_faster_than_rho(

@@ -372,7 +372,7 @@ fn shapes_are_checked() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(24)))]
 
     #[test]
     fn symmetric_rules_ignore_client_order(

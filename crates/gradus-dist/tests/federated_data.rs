@@ -228,7 +228,7 @@ fn synthetic_sizes_whose_product_overflows_are_errors() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(gradus_core::testing::proptest_cases(300)))]
 
     /// A poor man's fuzzer of the aggregator harness, biased towards extreme parameters
     /// (byte 2 >= 128) and non-finite entries; the harness asserts Seq == Rayon.

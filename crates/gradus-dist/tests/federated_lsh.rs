@@ -108,7 +108,7 @@ fn bad_inputs_are_errors() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(32)))]
 
     #[test]
     fn codes_ignore_positive_scaling_and_distances_are_a_metric(

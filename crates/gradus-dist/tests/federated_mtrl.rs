@@ -168,7 +168,7 @@ fn principal_angles_of_a_known_rotation() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(64)))]
 
     /// The distance is symmetric, lies in [0, sqrt(k)], ignores a change of basis of either
     /// argument, and equals sqrt(sum sin^2) of the principal angles.

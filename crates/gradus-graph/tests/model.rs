@@ -272,7 +272,7 @@ fn graph_constructors_validate_structure() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(64)))]
 
     /// Every graph drawn within a budget is a valid, acyclic (layered) graph of the space
     /// costing at most the budget, with a finite exact log-probability.

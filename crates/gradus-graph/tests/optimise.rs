@@ -59,7 +59,7 @@ fn searches_are_deterministic_and_thread_count_independent() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(12)))]
 
     /// No method ever evaluates or returns a graph over budget.
     #[test]

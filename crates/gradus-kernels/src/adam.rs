@@ -215,6 +215,8 @@ pub fn adam_step<T: SimdFloat>(
     same_len("first moment", n, m.len())?;
     same_len("second moment", n, v.len())?;
     check_vmax(c.amsgrad, n, vmax.as_ref().map(|x| x.len()))?;
+    #[cfg(feature = "regression-canary")]
+    canary_pass(g);
     let arch = pulp::Arch::new();
     for_each_chunk(par, n, (p, g, m, v, vmax), &|(p, g, m, v, vmax)| {
         let vmax: &mut [T] = vmax.unwrap_or_default();
@@ -231,6 +233,19 @@ pub fn adam_step<T: SimdFloat>(
         }
     });
     Ok(())
+}
+
+/// An intentional, useless extra read of the gradient (a scalar sum the optimiser cannot
+/// remove), compiled only with the `regression-canary` feature: it exists to prove that the
+/// instruction-count comparison (`benches/compare.sh`) catches a slowed-down kernel. Results
+/// are unchanged.
+#[cfg(feature = "regression-canary")]
+fn canary_pass<T: SimdFloat>(g: &[T]) {
+    let mut acc = T::ZERO;
+    for &x in g {
+        acc = std::hint::black_box(acc + x);
+    }
+    std::hint::black_box(acc);
 }
 
 pub(crate) fn check_vmax(amsgrad: bool, n: usize, vmax_len: Option<usize>) -> Result<()> {

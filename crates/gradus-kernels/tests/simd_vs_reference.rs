@@ -240,7 +240,7 @@ fn all_kernels(seed: u64, n: usize, par: Par) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(24)))]
     #[test]
     fn simd_matches_reference_for_every_short_length(seed in any::<u64>()) {
         for n in 0..=130 {

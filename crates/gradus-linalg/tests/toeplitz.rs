@@ -65,7 +65,7 @@ fn rel_err(x: &[f64], y: &[f64]) -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(40))]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(40)))]
 
     #[test]
     fn levinson_matches_dense_solve_and_logdet(n in 1usize..=200, seed in any::<u64>()) {

@@ -297,7 +297,7 @@ fn random_layout(r: &mut R) -> Layout {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(64)))]
     #[test]
     fn fused_paths_agree_with_reference_path((seed, kind, f32_params) in arb_case()) {
         let mut r = R::seed_from_u64(seed);

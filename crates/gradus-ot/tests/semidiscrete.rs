@@ -38,7 +38,7 @@ fn arb_case() -> impl Strategy<Value = (usize, usize, u64, f64, f64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(64)))]
 
     #[test]
     fn invariants_of_the_conditional_and_the_gradient((d, m, seed, eps, shift) in arb_case()) {

@@ -337,6 +337,7 @@ impl LqSolution {
     /// ([`Error::Unsupported`]) when it is infinite.
     pub fn value(&self, theta0: &[f64]) -> Result<f64> {
         same_len("start", self.dim, theta0.len())?;
+        all_finite("start", theta0)?;
         let c0 = self.value_const.ok_or_else(|| {
             Error::Unsupported(
                 "with gamma = 0 the optimum settles where holding still costs a positive \
@@ -344,7 +345,13 @@ impl LqSolution {
                     .into(),
             )
         })?;
-        Ok(0.5 * quad(&self.p, theta0) + dot(&self.b, theta0) + c0)
+        let w = 0.5 * quad(&self.p, theta0) + dot(&self.b, theta0) + c0;
+        // Finite inputs can still overflow to `inf - inf` (found by the control_inputs fuzz
+        // target in CI): an undefined value is an error, not a NaN.
+        if w.is_nan() {
+            return Err(Error::NonFinite { what: "value W(theta0)", index: 0 });
+        }
+        Ok(w)
     }
 }
 
