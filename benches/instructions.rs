@@ -204,7 +204,7 @@ fn root_setup(n: usize) -> Root {
 #[library_benchmark]
 #[bench::n256(args = (256), setup = root_setup)]
 fn inverse_4th_root(mut s: Root) -> Root {
-    let p = RootParams { method: RootMethod::Eigh, residual: false, ..Default::default() };
+    let p = RootParams::default().with_method(RootMethod::Eigh).with_residual(false);
     inverse_root(black_box(s.a.as_ref()), s.out.as_mut(), &p, &mut s.ws).expect("root");
     s
 }
@@ -298,10 +298,10 @@ type Train = Trainer<f32, SoftmaxRegression<f32>, Agm<f32>>;
 /// by Adam, sequential; one step has been taken, so the optimizer state exists.
 fn trainer_setup(samples: usize) -> Train {
     let mut r = rng::seeded(42);
-    let (x, labels): (Dense<f32>, Vec<usize>) = classification(samples, 20, 5, 1.0, 10.0, &mut r);
+    let (x, labels): (Dense<f32>, Vec<usize>) = classification(samples, 20, 5, 1.0, 10.0, &mut r).unwrap();
     let model = SoftmaxRegression::new(x, labels, 5, 1e-4, 32).expect("model");
     let layout: Layout = model.layout();
-    let cfg = AgmConfig { par: Par::Seq, ..AgmConfig::adam(1e-2) };
+    let cfg = AgmConfig::adam(1e-2).with_par(Par::Seq);
     let opt = Agm::<f32>::new("adam", cfg, layout.clone()).expect("adam");
     let mut t =
         Trainer::new(model, opt, vec![0.0; layout.len()], 7).expect("trainer").with_par(Par::Seq);

@@ -493,12 +493,10 @@ fn bf16_stochastic_fused_matches_reference_and_thread_count() {
     let layout = Layout::new().matrix("w", 40, 50).unwrap().vector("b", 77).unwrap();
     let n = layout.len();
     let mk = |par: Par, reference: bool| {
-        let cfg = AgmConfig {
-            precision: gradus_optim::StatePrecision::Bf16Stochastic,
-            amsgrad: true,
-            par,
-            ..AgmConfig::adam(0.01)
-        };
+        let cfg = AgmConfig::adam(0.01)
+            .with_precision(gradus_optim::StatePrecision::Bf16Stochastic)
+            .with_amsgrad(true)
+            .with_par(par);
         let o = Agm::<f32>::new("adam", cfg, layout.clone()).unwrap();
         if reference { o.reference_only() } else { o }
     };
@@ -510,7 +508,7 @@ fn bf16_stochastic_fused_matches_reference_and_thread_count() {
                 x.iter().enumerate().map(|(i, v)| v - (i + t) as f32 * 1e-3).collect();
             opt.step(&mut x, &g).unwrap();
         }
-        (x, opt.state())
+        (x, opt.state().unwrap())
     };
     let (xf, sf) = run(mk(Par::Seq, false), 1);
     let (xr, sr) = run(mk(Par::Seq, true), 1);
