@@ -145,6 +145,13 @@ fn optimizers(par: Par) {
 
 #[test]
 fn every_objective_and_optimizer_steps_without_allocating() {
+    // The counters see what they must: one allocation on this thread, and the one made on a
+    // pool thread (entering the pool from outside may add its own bookkeeping).
+    let (v, n) = count_allocations(|| vec![1u8; 16]);
+    assert_eq!((v.len(), n), (16, 1));
+    Par::Rayon.on_pool(|| ()); // builds the global pool (its threads allocate) outside the count
+    let (v, n) = count_allocations_all_threads(|| Par::Rayon.on_pool(|| vec![1u8; 16]));
+    assert!(v.len() == 16 && n >= 1, "{n} allocations counted across threads");
     for par in [Par::Seq, Par::Rayon] {
         objectives(par);
         optimizers(par);

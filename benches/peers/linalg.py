@@ -5,6 +5,10 @@ and torch on the same machine in one run.
     cargo build --release -p gradus-bench --features openblas-system   # needs libopenblas-dev
     pip install numpy scipy torch threadpoolctl
     python3 benches/peers/linalg.py [--quick]
+    python3 benches/peers/linalg.py --section evd --sizes 256 512 1024 2048 --threads 1 2
+
+`--section evd` compares only gradus' LAPACK backend (dsyevd/ssyevd), faer and the root on
+Backend::Auto against scipy.linalg.eigh(driver="evd"), both sides in the same run.
 
 Sections: eigendecomposition and inverse 4th root (f32/f64, 1 and 2 threads), Levinson solve
 vs scipy.linalg.solve_toeplitz, Toeplitz matvec vs scipy.linalg.matmul_toeplitz and a numpy
@@ -71,6 +75,37 @@ def inv_root_torch(a, p=4):
     w, u = torch.linalg.eigh(a)
     w = torch.clamp(w + 1e-12, min=1e-12)
     return (u * w ** (-1.0 / p)) @ u.T
+
+
+def inv_root_scipy_evd(a, p=4):
+    w, u = sl.eigh(a, driver="evd")
+    w = np.maximum(w + 1e-12, 1e-12)
+    return (u * w ** (-1.0 / p)) @ u.T
+
+
+def evd(sizes, threads_list, dtypes, table):
+    """gradus' LAPACK backend (dsyevd/ssyevd on the system OpenBLAS), Backend::Auto and faer
+    against scipy.linalg.eigh(driver="evd") on scipy's bundled OpenBLAS, measured back to back
+    in one run: eigendecomposition and the inverse 4th root."""
+    row(table, "n", "dtype", "threads", "gradus eigh LAPACK", "gradus eigh faer", "scipy eigh evd", "LAPACK / scipy", "faer / scipy",
+        "gradus root (Auto)", "scipy evd root", "root / scipy")
+    table.append("|" + "---|" * 12)
+    ms = lambda s: f"{s * 1e3:.1f} ms"
+    for threads in threads_list:
+        for n in sizes:
+            for dname in dtypes:
+                dt = np.float32 if dname == "f32" else np.float64
+                g = {}
+                for what, backend in (("eigh", "lapack"), ("eigh", "faer"), ("root", "auto")):
+                    for d in gradus(["--what", what, "--n", str(n), "--dtype", dname, "--backend", backend], threads):
+                        g[d["name"]] = d["seconds"]
+                a = spd(n, dt)
+                with threadpool_limits(threads):
+                    t_sp = med(lambda: sl.eigh(a, driver="evd"))
+                    r_sp = med(lambda: inv_root_scipy_evd(a))
+                la, fa, ro = g[f"eigh-{dname}-lapack"], g[f"eigh-{dname}-faer"], g[f"root-{dname}-auto"]
+                row(table, n, dname, threads, ms(la), ms(fa), ms(t_sp), f"{la / t_sp:.2f}", f"{fa / t_sp:.2f}", ms(ro), ms(r_sp), f"{ro / r_sp:.2f}")
+                print(table[-1], flush=True)
 
 
 def row(table, *cells):
@@ -142,7 +177,18 @@ def toeplitz(levinson_sizes, matvec_sizes, table):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--section", choices=["all", "evd"], default="all",
+                    help="evd: only gradus' LAPACK/faer eigh and root vs scipy evd")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--dtypes", nargs="+", default=["f64"])
     a = ap.parse_args()
+    if a.section == "evd":
+        print(f"numpy {np.__version__}, scipy {scipy.__version__}")
+        t = []
+        evd(a.sizes, a.threads, a.dtypes, t)
+        print("\n".join(t))
+        return
     sizes = [128, 256, 512] if a.quick else [128, 256, 512, 1024, 2048]
     print(f"numpy {np.__version__}, scipy {scipy.__version__}, torch {torch.__version__ if torch else '-'}")
     t1, t2 = [], []

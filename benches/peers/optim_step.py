@@ -6,6 +6,11 @@ Run from the repository root (needs `pip install torch numpy`):
     cargo build --release -p gradus-bench
     python3 benches/peers/optim_step.py --threads 2 --sizes 1e6 1e7 1e8 --rounds 3
 
+Besides torch's unchecked fused/foreach steps, two checked torch paths are timed (the peers
+of gradus' default step, which rejects NaN/Inf gradients and computes the clipping norm):
+clip_grad_norm_(error_if_nonfinite=True) + fused Adam, and GradScaler's non-finite check +
+fused Adam.
+
 Each round measures every size for gradus (a subprocess of `gradus-bench optim-step`) and then
 for torch in this process, so the two alternate on the same machine within minutes. The
 table reports the median over rounds of each round's median step time, ns per parameter,
@@ -23,7 +28,14 @@ import torch
 BYTES = {"adam": 28, "adamw": 28, "sgd-momentum": 20}
 
 
-def torch_step_time(n, kind, flavour, reps):
+def torch_step_time(n, kind, flavour, reps, checked=None):
+    """Median seconds of one optimizer step. `checked` adds torch's own safety in front of
+    the step, the like-for-like peers of gradus' validated step:
+    - "clip": clip_grad_norm_(error_if_nonfinite=True) (norm pass, error on NaN/Inf, then the
+      gradient scaled in place by min(1, max_norm / norm)), then the step;
+    - "scaler": torch.amp.GradScaler (init_scale 1): its non-finite check over the gradient
+      (_amp_foreach_non_finite_check_and_unscale_) and the step, skipped on NaN/Inf (fused
+      Adam receives found_inf)."""
     p = torch.zeros(n, dtype=torch.float32, requires_grad=True)
     p.grad = torch.sin(torch.arange(n, dtype=torch.float32) % 1000 * 1e-3)
     if kind == "adam":
@@ -32,12 +44,28 @@ def torch_step_time(n, kind, flavour, reps):
         opt = torch.optim.AdamW([p], lr=1e-3, weight_decay=1e-2, **flavour)
     else:
         opt = torch.optim.SGD([p], lr=1e-3, momentum=0.9, **flavour)
+    if checked == "clip":
+        def step():
+            # max_norm far above the norm: the scale is 1, as in gradus' run (no clipping
+            # happens, every pass still runs).
+            torch.nn.utils.clip_grad_norm_([p], max_norm=1e6, error_if_nonfinite=True)
+            opt.step()
+    elif checked == "scaler":
+        scaler = torch.amp.GradScaler("cpu", init_scale=1.0)
+        loss = torch.ones(())
+
+        def step():
+            scaler.scale(loss)  # what a training loop scales before backward; sets up the scale
+            scaler.step(opt)
+            scaler.update()
+    else:
+        step = opt.step
     for _ in range(2):
-        opt.step()
+        step()
     times = []
     for _ in range(reps):
         t = time.perf_counter()
-        opt.step()
+        step()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -64,11 +92,14 @@ def main():
             for name, t in gradus_times(args.binary, n, args.threads).items():
                 samples.setdefault((n, "gradus " + name), []).append(t)
             for kind in ["adam", "adamw", "sgd-momentum"]:
-                flavours = [("foreach", {"foreach": True})]
+                flavours = [("foreach", {"foreach": True}, None)]
                 if kind != "sgd-momentum":
-                    flavours.insert(0, ("fused", {"fused": True}))
-                for fname, fl in flavours:
-                    samples.setdefault((n, f"torch {kind} {fname}"), []).append(torch_step_time(n, kind, fl, reps))
+                    flavours.insert(0, ("fused", {"fused": True}, None))
+                if kind == "adam":
+                    flavours += [("fused clip-checked", {"fused": True}, "clip"),
+                                 ("fused scaler-checked", {"fused": True}, "scaler")]
+                for fname, fl, checked in flavours:
+                    samples.setdefault((n, f"torch {kind} {fname}"), []).append(torch_step_time(n, kind, fl, reps, checked))
             print(f"round {r + 1}/{args.rounds} n={n:.0e} done", flush=True)
 
     def med(n, key):
@@ -82,24 +113,35 @@ def main():
         ("gradus adam-f32-step", "torch adam fused", 28),
         ("gradus adam-f32-step", "torch adam foreach", 28),
         ("gradus adam-f32-step-unchecked", "torch adam fused", 28),
+        ("gradus adam-f32-step", "torch adam fused clip-checked", 28),
+        ("gradus adam-f32-step", "torch adam fused scaler-checked", 28),
+        ("gradus adam-f32-step-clip", "torch adam fused clip-checked", 28),
+        ("gradus adam-f32-step", "gradus adam-f32-step-unchecked", 28),
         ("gradus adam-bf16-step", "torch adam fused", 28),
         ("gradus adam-bf16-kernel", "torch adam fused", 28),
         ("gradus adam-bf16-step-unchecked", "torch adam fused", 28),
+        ("gradus adam-bf16-sr-kernel", "torch adam fused", 28),
+        ("gradus adam-bf16-sr-step", "torch adam fused", 28),
+        ("gradus adam-bf16-sr-kernel", "gradus adam-bf16-kernel", 20),
         ("gradus adamw-f32-step", "torch adamw fused", 28),
         ("gradus sgd-momentum-f32-step", "torch sgd-momentum foreach", 20),
     ]
     for n in sorted({k[0] for k in samples}):
         shown = set()
         for ours, peer, b in pairs:
-            for key in (ours, peer):
-                if key in shown:
+            for key in (peer, ours):
+                if key in shown and key != ours:
                     continue
                 shown.add(key)
                 t = med(n, key)
                 nbytes = 20 if "bf16" in key else b
                 ratio = ""
+                if (n, key) not in samples:
+                    continue  # measured by a newer gradus-bench only
                 if key == ours:
                     ratio = f"{t / med(n, peer):.2f} vs {peer}"
+                    print(f"| {n:.0e} | {key} | {t * 1e9 / n:.3f} | {nbytes * n / t / 1e9:.1f} | {ratio} |")
+                    continue
                 print(f"| {n:.0e} | {key} | {t * 1e9 / n:.3f} | {nbytes * n / t / 1e9:.1f} | {ratio} |")
         for key in ("gradus stream-triad", "gradus stream-triad-nt"):
             t = med(n, key)

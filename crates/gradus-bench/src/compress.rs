@@ -10,7 +10,7 @@ use gradus_dist::compression::{
 };
 use gradus_models::data::normal;
 
-use crate::timing::{median_secs, reps_for};
+use crate::timing::{reps_for, try_median_secs};
 
 fn emit(name: &str, n: usize, k: usize, threads: usize, secs: f64, bytes: f64) {
     println!(
@@ -63,9 +63,7 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
         ];
         for (name, mut c) in all {
             let mut g = rng::seeded(2);
-            let t = median_secs(reps, || {
-                c.compress(&v, &mut out, &mut g).map(|_| ()).unwrap_or(());
-            });
+            let t = try_median_secs(reps, || c.compress(&v, &mut out, &mut g).map(|_| ()))?;
             emit(name, n, k, threads, t, 4.0 * n as f64);
         }
     }
@@ -82,9 +80,9 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
         let x = vec![0.0f32; n];
         let mut u = vec![0.0f32; n];
         let mut g = rng::seeded(4);
-        let t = median_secs(reps_for(n * workers, 2.0).min(20), || {
-            cl.loss_grad(&x, &mut u, &mut g).map(|_| ()).unwrap_or(());
-        });
+        let t = try_median_secs(reps_for(n * workers, 2.0).min(20), || {
+            cl.loss_grad(&x, &mut u, &mut g).map(|_| ())
+        })?;
         emit(
             &format!("ef21-round-{workers}-workers"),
             n,

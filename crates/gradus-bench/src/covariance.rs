@@ -16,7 +16,7 @@ use gradus_models::toeplitz_cov::{
 };
 use num_complex::Complex64;
 
-use crate::timing::median_secs;
+use crate::timing::try_median_secs;
 
 fn line(name: &str, p: usize, n: usize, secs: f64, extra: &str) {
     println!(
@@ -57,9 +57,7 @@ pub fn run(opts: &HashMap<String, String>) -> Result<(), String> {
                 let s = Instant::now();
                 nll.loss_grad_theta(&theta, &mut g).map_err(e)?;
                 let reps = ((1.0 / s.elapsed().as_secs_f64().max(1e-7)) as usize).clamp(3, 2000);
-                let t = median_secs(reps, || {
-                    let _ = nll.loss_grad_theta(&theta, &mut g);
-                });
+                let t = try_median_secs(reps, || nll.loss_grad_theta(&theta, &mut g).map(|_| ()))?;
                 line(name, p, n, t, "");
             }
             Ok(())

@@ -1,8 +1,10 @@
 //! Linear-algebra timings for `benches/peers/linalg.py`: eigendecomposition and inverse 4th
 //! root (faer or LAPACK, f32/f64), Levinson solve, Toeplitz matvec, PCG, and a Shampoo step.
 //!
-//! `gradus-bench linalg --what eigh|root|levinson|matvec|pcg|shampoo --n N
-//!  [--dtype f32|f64] [--backend faer|lapack] [--threads T]`
+//! `gradus-bench linalg --what eigh|root|levinson|matvec|pcg|shampoo|shampoo-amortised --n N
+//!  [--dtype f32|f64] [--backend faer|lapack|auto] [--threads T]`
+//!
+//! A call that fails is an error (exit status 1), never a timing.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -13,21 +15,23 @@ use gradus_linalg::toeplitz::{
     LevinsonWorkspace, Preconditioner, RealToeplitzOp, levinson_solve, pcg_solve,
 };
 use gradus_linalg::{
-    Backend, EighWorkspace, LinalgScalar, RootParams, RootWorkspace, eigh, eigh_into, inverse_root,
+    Backend, EighWorkspace, LinalgScalar, RootParams, RootWorkspace, eigh_into, inverse_root,
 };
-use gradus_optim::{Grafting, Optimizer, Shampoo, ShampooConfig};
+use gradus_optim::{Agm, AgmConfig, Grafting, Optimizer, Shampoo, ShampooConfig};
 
-use crate::timing::{emit, median_secs};
+use crate::timing::{emit, try_median_secs};
 
 fn reps_for_secs(one: f64, budget: f64) -> usize {
     ((budget / one.max(1e-9)) as usize).clamp(3, 200)
 }
 
-fn time_adaptive(mut f: impl FnMut()) -> f64 {
+/// Median seconds of `f` over repetitions filling about two seconds; the first error is
+/// returned instead of a time.
+fn time_adaptive(mut f: impl FnMut() -> gradus_core::Result<()>) -> Result<f64, String> {
     let s = Instant::now();
-    f();
+    f().map_err(|e| e.to_string())?;
     let one = s.elapsed().as_secs_f64();
-    median_secs(reps_for_secs(one, 2.0), f)
+    try_median_secs(reps_for_secs(one, 2.0), f)
 }
 
 fn spd<T: LinalgScalar>(n: usize) -> Mat<T> {
@@ -56,25 +60,27 @@ fn dense_suite<T: LinalgScalar>(
 ) -> Result<(), String> {
     let par = if threads > 1 { Par::Rayon } else { Par::Seq };
     let a = spd::<T>(n);
+    let be = match backend {
+        "faer" => Backend::Faer,
+        "lapack" => Backend::Lapack,
+        "auto" => Backend::Auto,
+        other => return Err(format!("unknown --backend {other} (faer, lapack or auto)")),
+    };
+    let e = |e: gradus_core::Error| e.to_string();
     let name = format!("{what}-{}-{backend}", T::NAME);
-    let secs = match (what, backend) {
-        ("eigh", "faer") => {
-            let mut ws = EighWorkspace::<T>::new(n, par);
+    let secs = match what {
+        "eigh" => {
+            let mut ws = EighWorkspace::<T>::with_backend(n, par, be).map_err(e)?;
             let (mut w, mut u) = (vec![T::ZERO; n], Mat::<T>::zeros(n, n));
-            time_adaptive(|| eigh_into(a.as_ref(), &mut w, u.as_mut(), &mut ws).unwrap_or(()))
+            time_adaptive(|| eigh_into(a.as_ref(), &mut w, u.as_mut(), &mut ws))?
         }
-        ("eigh", "lapack") => time_adaptive(|| {
-            let _ = eigh(a.as_ref(), Backend::Lapack, par).map_err(|e| eprintln!("{e}"));
-        }),
-        ("root", "faer") => {
-            let mut ws = RootWorkspace::<T>::new(n, par);
+        "root" => {
+            let mut ws = RootWorkspace::<T>::with_backend(n, par, be).map_err(e)?;
             let mut out = Mat::<T>::zeros(n, n);
             let p = RootParams::default().with_residual(false);
-            time_adaptive(|| {
-                let _ = inverse_root(a.as_ref(), out.as_mut(), &p, &mut ws);
-            })
+            time_adaptive(|| inverse_root(a.as_ref(), out.as_mut(), &p, &mut ws).map(|_| ()))?
         }
-        _ => return Err(format!("unsupported --what {what} with --backend {backend}")),
+        _ => return Err(format!("unsupported --what {what}")),
     };
     emit("linalg", &name, n, threads, secs, 0.0);
     Ok(())
@@ -102,9 +108,7 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
             let t = toeplitz_column(n);
             let b: Vec<f64> = (0..n).map(|i| (i as f64 * 0.1).sin()).collect();
             let (mut x, mut ws) = (vec![0.0; n], LevinsonWorkspace::new(n));
-            let secs = time_adaptive(|| {
-                let _ = levinson_solve(&t, &b, &mut x, &mut ws);
-            });
+            let secs = time_adaptive(|| levinson_solve(&t, &b, &mut x, &mut ws).map(|_| ()))?;
             emit("linalg", "levinson-solve", n, threads, secs, 0.0);
             Ok(())
         }
@@ -113,7 +117,7 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
             let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.1).sin()).collect();
             let mut op = RealToeplitzOp::symmetric(&t).map_err(|e| e.to_string())?;
             let mut y = vec![0.0; n];
-            let secs = time_adaptive(|| op.apply(&x, &mut y).unwrap_or(()));
+            let secs = time_adaptive(|| op.apply(&x, &mut y))?;
             emit("linalg", "toeplitz-matvec", n, threads, secs, 0.0);
             Ok(())
         }
@@ -152,13 +156,56 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
                 let mut p = vec![0.0f32; n * n];
                 // First step computes the roots once (frequency u64::MAX: only at step 1).
                 opt.step(&mut p, &g).map_err(|e| e.to_string())?;
-                let secs = time_adaptive(|| {
-                    let _ = opt.step(&mut p, &g);
-                });
+                let secs = time_adaptive(|| opt.step(&mut p, &g).map(|_| ()))?;
                 emit("linalg", name, n, threads, secs, 0.0);
             }
             Ok(())
         }
+        "shampoo-amortised" => shampoo_amortised(opts, n, threads),
         other => Err(format!("unknown --what {other}")),
     }
+}
+
+/// Amortised Shampoo step on one `n x n` f32 block with the roots refreshed every `--freq`
+/// steps (default 100): the wall time of `freq` consecutive steps (exactly one of which
+/// recomputes both inverse 4th roots) divided by `freq`, next to the median Adam step on the
+/// same parameters, both with the same parallelism.
+fn shampoo_amortised(
+    opts: &HashMap<String, String>,
+    n: usize,
+    threads: usize,
+) -> Result<(), String> {
+    let freq: u64 = match opts.get("freq") {
+        Some(f) => f.parse().map_err(|_| format!("bad --freq {f}"))?,
+        None => 100,
+    };
+    let e = |e: gradus_core::Error| e.to_string();
+    let layout = Layout::new().matrix("w", n, n).map_err(e)?;
+    let par = if threads > 1 { Par::Rayon } else { Par::Seq };
+    let g: Vec<f32> = (0..n * n).map(|i| (i % 1013) as f32 / 1013.0 - 0.5).collect();
+    let cfg = ShampooConfig {
+        precondition_frequency: freq,
+        start_preconditioning_step: 1,
+        grafting: Grafting::Adam { beta2: 0.999 },
+        par,
+        ..ShampooConfig::new(1e-3)
+    };
+    let mut opt = Shampoo::<f32>::new(cfg, layout.clone()).map_err(e)?;
+    let mut p = vec![0.0f32; n * n];
+    opt.step(&mut p, &g).map_err(e)?;
+    let s = Instant::now();
+    for _ in 0..freq {
+        opt.step(&mut p, &g).map_err(e)?;
+    }
+    let shampoo = s.elapsed().as_secs_f64() / freq as f64;
+    emit("linalg", &format!("shampoo-amortised-every-{freq}"), n, threads, shampoo, 0.0);
+    let mut adam =
+        Agm::<f32>::new("adam", AgmConfig { par, ..AgmConfig::adam(1e-3) }, layout).map_err(e)?;
+    let t_adam = try_median_secs(50, || adam.step(&mut p, &g).map(|_| ()))?;
+    emit("linalg", "adam-step", n, threads, t_adam, 0.0);
+    println!(
+        "{{\"impl\":\"gradus\",\"suite\":\"linalg\",\"name\":\"shampoo-over-adam\",\"n\":{n},\"threads\":{threads},\"ratio\":{:.2}}}",
+        shampoo / t_adam
+    );
+    Ok(())
 }

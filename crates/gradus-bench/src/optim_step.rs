@@ -8,7 +8,7 @@ use gradus_kernels::{self as k, AdamConsts, Bf16Vec, SgdConsts};
 use gradus_optim::{Agm, AgmConfig, Momentum, Optimizer, StatePrecision, WeightDecay};
 use rayon::prelude::*;
 
-use crate::timing::{emit, median_secs, reps_for};
+use crate::timing::{emit, median_secs, reps_for, try_median_secs};
 
 pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String> {
     let n: usize = opts
@@ -23,15 +23,18 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
     let par = Par::Rayon;
 
     let c = AdamConsts::<f32>::new(1e-3, 0.9, 0.999, 1e-8, 10, true);
-    let t =
-        median_secs(reps, || k::adam_step(par, &c, &mut p, &g, &mut m, &mut v, None).unwrap_or(()));
+    let t = try_median_secs(reps, || k::adam_step(par, &c, &mut p, &g, &mut m, &mut v, None))?;
     emit("optim-step", "adam-f32-kernel", n, threads, t, 28.0);
 
     let (mut mb, mut vb) = (Bf16Vec::zeros(n), Bf16Vec::zeros(n));
-    let t = median_secs(reps, || {
-        k::adam_step_bf16(par, &c, &mut p, &g, &mut mb, &mut vb, None).unwrap_or(())
-    });
+    let t =
+        try_median_secs(reps, || k::adam_step_bf16(par, &c, &mut p, &g, &mut mb, &mut vb, None))?;
     emit("optim-step", "adam-bf16-kernel", n, threads, t, 20.0);
+    let sr = k::Bf16Rounding::Stochastic { key: 1 };
+    let t = try_median_secs(reps, || {
+        k::adam_step_bf16_rounded(par, &c, sr, &mut p, &g, &mut mb, &mut vb, None)
+    })?;
+    emit("optim-step", "adam-bf16-sr-kernel", n, threads, t, 20.0);
     drop((mb, vb));
 
     let t = median_secs(reps, || {
@@ -40,7 +43,7 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
     emit("optim-step", "grad-stats", n, threads, t, 4.0);
 
     let sc = SgdConsts { momentum: 0.9, ..SgdConsts::<f32>::plain(1e-3) };
-    let t = median_secs(reps, || k::sgd_step(par, &sc, &mut p, &g, Some(&mut m)).unwrap_or(()));
+    let t = try_median_secs(reps, || k::sgd_step(par, &sc, &mut p, &g, Some(&mut m)))?;
     emit("optim-step", "sgd-momentum-f32-kernel", n, threads, t, 20.0);
 
     let layout = Layout::flat(n).map_err(|e| e.to_string())?;
@@ -50,6 +53,28 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
             "adamw-f32-step",
             AgmConfig::adam(1e-3)
                 .with_weight_decay(WeightDecay { coefficient: 1e-2, decoupled: true }),
+            28.0,
+        ),
+        (
+            "adam-bf16-step",
+            AgmConfig::adam(1e-3).with_precision(StatePrecision::Bf16),
+            20.0,
+        ),
+        (
+            // The norm is far below the threshold: every pass runs, nothing is scaled (as in
+            // the torch clip_grad_norm_ peer).
+            "adam-f32-step-clip",
+            AgmConfig::adam(1e-3).with_max_grad_norm(1e6),
+            28.0,
+        ),
+        (
+            "adam-bf16-sr-step",
+            AgmConfig::adam(1e-3).with_precision(StatePrecision::Bf16Stochastic),
+            20.0,
+        ),
+        (
+            "adam-f32-step-unchecked",
+            AgmConfig::adam(1e-3).with_check_finite(false),
             28.0,
         ),
         ("adam-bf16-step", AgmConfig::adam(1e-3).with_precision(StatePrecision::Bf16), 20.0),
@@ -72,9 +97,7 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
     drop((m, v));
     for (name, cfg, bytes) in configs {
         let mut opt = Agm::<f32>::new(name, cfg, layout.clone()).map_err(|e| e.to_string())?;
-        let t = median_secs(reps, || {
-            opt.step(&mut p, &g).map(|_| ()).unwrap_or(());
-        });
+        let t = try_median_secs(reps, || opt.step(&mut p, &g).map(|_| ()))?;
         emit("optim-step", name, n, threads, t, bytes);
     }
     drop(p);

@@ -12,7 +12,7 @@ use gradus_models::sharpness::hutchinson_trace;
 use gradus_models::{DiagParam, DiagonalNet, LabelNoise, Regression};
 use gradus_optim::{Agm, AgmConfig, Optimizer};
 
-use crate::timing::median_secs;
+use crate::timing::try_median_secs;
 
 pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String> {
     let d: usize = opts
@@ -31,15 +31,11 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
     let mut params = vec![0.5f64; 2 * d];
     let mut grad = vec![0.0f64; 2 * d];
     let reps = ((2e8 / (n * d) as f64) as usize).clamp(5, 500);
-    let t_grad = median_secs(reps, || {
-        let _ = reg.loss_grad(&params, &mut grad, &mut r);
-    });
+    let t_grad = try_median_secs(reps, || reg.loss_grad(&params, &mut grad, &mut r).map(|_| ()))?;
     let par = if threads > 1 { Par::Rayon } else { Par::Seq };
     for (name, cfg) in [("sgd", AgmConfig::sgd(1e-3)), ("adam", AgmConfig::adam(1e-4))] {
         let mut opt = Agm::<f64>::new(name, cfg.with_par(par), layout.clone()).map_err(e)?;
-        let t_opt = median_secs(reps, || {
-            let _ = opt.step(&mut params, &grad);
-        });
+        let t_opt = try_median_secs(reps, || opt.step(&mut params, &grad).map(|_| ()))?;
         let step = t_grad + t_opt;
         println!(
             "{{\"impl\":\"gradus\",\"suite\":\"sharpness\",\"name\":\"diag-net-step-{name}\",\"d\":{d},\"n\":{n},\"threads\":{threads},\"steps_per_s\":{:.1},\"gradient_s\":{t_grad:.3e},\"optimizer_s\":{t_opt:.3e},\"optimizer_share\":{:.3}}}",

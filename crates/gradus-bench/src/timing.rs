@@ -18,6 +18,26 @@ pub fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
     t[t.len() / 2]
 }
 
+/// [`median_secs`] of a fallible call: the first error stops the measurement and is
+/// returned, so a failing call is reported as an error and never timed as if it had worked.
+pub fn try_median_secs<E: std::fmt::Display>(
+    reps: usize,
+    mut f: impl FnMut() -> Result<(), E>,
+) -> Result<f64, String> {
+    let mut err: Option<String> = None;
+    let t = median_secs(reps, || {
+        if err.is_none() {
+            if let Err(e) = f() {
+                err = Some(e.to_string());
+            }
+        }
+    });
+    match err {
+        Some(e) => Err(e),
+        None => Ok(t),
+    }
+}
+
 /// Repetitions that take roughly `budget` seconds for work of `n` elements at ~1 ns each.
 pub fn reps_for(n: usize, budget: f64) -> usize {
     ((budget / (n as f64 * 1.5e-9)) as usize).clamp(5, 200)

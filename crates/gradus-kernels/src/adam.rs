@@ -18,7 +18,7 @@ use gradus_core::validate::same_len;
 use gradus_core::{Par, Result};
 use pulp::{Simd, WithSimd};
 
-use crate::bf16::{self, BF16_BLOCK, Bf16SliceMut, Bf16Vec};
+use crate::bf16::{self, BF16_BLOCK, Bf16Rounding, Bf16SliceMut, Bf16Vec};
 use crate::chunk::for_each_chunk;
 use crate::simd::SimdFloat;
 
@@ -246,8 +246,10 @@ pub(crate) fn check_vmax(amsgrad: bool, n: usize, vmax_len: Option<usize>) -> Re
     }
 }
 
-struct Bf16Kernel<'a, const AMS: bool, const EPS_IN: bool> {
+struct Bf16Kernel<'a, const AMS: bool, const EPS_IN: bool, const SR: bool> {
     c: &'a AdamConsts<f32>,
+    /// Stream keys of `m`, `v` and the AMSGrad maximum (stochastic rounding only).
+    keys: [u32; 3],
     p: &'a mut [f32],
     g: &'a [f32],
     m: Bf16SliceMut<'a>,
@@ -255,18 +257,24 @@ struct Bf16Kernel<'a, const AMS: bool, const EPS_IN: bool> {
     vmax: Option<Bf16SliceMut<'a>>,
 }
 
-impl<const AMS: bool, const EPS_IN: bool> WithSimd for Bf16Kernel<'_, AMS, EPS_IN> {
+impl<const AMS: bool, const EPS_IN: bool, const SR: bool> WithSimd
+    for Bf16Kernel<'_, AMS, EPS_IN, SR>
+{
     type Output = ();
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, s: S) {
-        let Bf16Kernel { c, p, g, mut m, mut v, mut vmax } = self;
+        let Bf16Kernel { c, keys, p, g, mut m, mut v, mut vmax } = self;
         let lanes = S::F32_LANES;
         let blocks = m.full_blocks();
         let head = blocks * BF16_BLOCK;
+        let first_word = m.first_word() as u32;
         if 16 % lanes == 0 {
             let k = Lanes::new::<f32, S>(s, c);
             let per_half = 16 / lanes;
+            // Word index of each lane of word vector 0 (stochastic rounding hashes it).
+            const IOTA: [u32; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+            let iota = s.add_u32s(s.partial_load_u32s(&IOTA[..lanes]), s.splat_u32s(first_word));
             let (ph, _) = S::as_mut_simd_f32s(&mut p[..head]);
             let (gh, _) = S::as_simd_f32s(&g[..head]);
             let (mw, _) = S::as_mut_simd_u32s(&mut m.words_mut()[..head / 2]);
@@ -290,10 +298,20 @@ impl<const AMS: bool, const EPS_IN: bool> WithSimd for Bf16Kernel<'_, AMS, EPS_I
                         adam_lanes::<f32, S, AMS, EPS_IN>(s, &k, ph[hi], gh[hi], m_hi, v_hi, x_hi);
                     ph[lo] = p0;
                     ph[hi] = p1;
-                    mw[w] = bf16::pack(s, m0, m1);
-                    vw[w] = bf16::pack(s, v0, v1);
-                    if let Some(x) = xw.as_deref_mut() {
-                        x[w] = bf16::pack(s, x0, x1);
+                    if SR {
+                        let idx = s.add_u32s(iota, s.splat_u32s((w * lanes) as u32));
+                        let r = |key| bf16::word_bits_simd(s, key, idx);
+                        mw[w] = bf16::pack_stochastic(s, m0, m1, r(keys[0]));
+                        vw[w] = bf16::pack_stochastic(s, v0, v1, r(keys[1]));
+                        if let Some(x) = xw.as_deref_mut() {
+                            x[w] = bf16::pack_stochastic(s, x0, x1, r(keys[2]));
+                        }
+                    } else {
+                        mw[w] = bf16::pack(s, m0, m1);
+                        vw[w] = bf16::pack(s, v0, v1);
+                        if let Some(x) = xw.as_deref_mut() {
+                            x[w] = bf16::pack(s, x0, x1);
+                        }
                     }
                 }
             }
@@ -303,16 +321,25 @@ impl<const AMS: bool, const EPS_IN: bool> WithSimd for Bf16Kernel<'_, AMS, EPS_I
             let x_old = vmax.as_ref().map_or(0.0, |x| x.get(i));
             let [pn, mn, vn, xn] = adam_elem(c, p[i], g[i], m.get(i), v.get(i), x_old);
             p[i] = pn;
-            m.set(i, mn);
-            v.set(i, vn);
-            if let Some(x) = vmax.as_mut() {
-                x.set(i, xn);
+            if SR {
+                m.set_stochastic(i, mn, keys[0]);
+                v.set_stochastic(i, vn, keys[1]);
+                if let Some(x) = vmax.as_mut() {
+                    x.set_stochastic(i, xn, keys[2]);
+                }
+            } else {
+                m.set(i, mn);
+                v.set(i, vn);
+                if let Some(x) = vmax.as_mut() {
+                    x.set(i, xn);
+                }
             }
         }
     }
 }
 
-/// Fused Adam/AdamW step with moments stored as bf16 (see [`crate::bf16`]), in place.
+/// Fused Adam/AdamW step with moments stored as bf16 (see [`crate::bf16`]), in place,
+/// rounding to nearest.
 ///
 /// Arithmetic is in `f32`; `m`, `v` (and the AMSGrad maximum) are rounded to bf16 on store.
 pub fn adam_step_bf16(
@@ -324,24 +351,51 @@ pub fn adam_step_bf16(
     v: &mut Bf16Vec,
     vmax: Option<&mut Bf16Vec>,
 ) -> Result<()> {
+    adam_step_bf16_rounded(par, c, Bf16Rounding::Nearest, p, g, m, v, vmax)
+}
+
+/// [`adam_step_bf16`] with the rounding of the stored moments chosen by `rounding`.
+/// Stochastic rounding draws its bits from the key and each element's position only, so the
+/// result is the same for every thread count.
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step_bf16_rounded(
+    par: Par,
+    c: &AdamConsts<f32>,
+    rounding: Bf16Rounding,
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut Bf16Vec,
+    v: &mut Bf16Vec,
+    vmax: Option<&mut Bf16Vec>,
+) -> Result<()> {
     let n = p.len();
     same_len("gradient", n, g.len())?;
     same_len("first moment", n, m.len())?;
     same_len("second moment", n, v.len())?;
     check_vmax(c.amsgrad, n, vmax.as_ref().map(|x| x.len()))?;
+    let (sr, keys) = match rounding {
+        Bf16Rounding::Nearest => (false, [0; 3]),
+        Bf16Rounding::Stochastic { key } => {
+            (true, [bf16::stream_key(key, 0), bf16::stream_key(key, 1), bf16::stream_key(key, 2)])
+        }
+    };
     let arch = pulp::Arch::new();
     let parts = (p, g, m.as_mut_slice(), v.as_mut_slice(), vmax.map(|x| x.as_mut_slice()));
     for_each_chunk(par, n, parts, &|(p, g, m, v, vmax)| {
         macro_rules! go {
-            ($ams:literal, $ein:literal) => {
-                arch.dispatch(Bf16Kernel::<$ams, $ein> { c, p, g, m, v, vmax })
+            ($ams:literal, $ein:literal, $sr:literal) => {
+                arch.dispatch(Bf16Kernel::<$ams, $ein, $sr> { c, keys, p, g, m, v, vmax })
             };
         }
-        match (c.amsgrad, c.eps_inside) {
-            (false, false) => go!(false, false),
-            (false, true) => go!(false, true),
-            (true, false) => go!(true, false),
-            (true, true) => go!(true, true),
+        match (c.amsgrad, c.eps_inside, sr) {
+            (false, false, false) => go!(false, false, false),
+            (false, true, false) => go!(false, true, false),
+            (true, false, false) => go!(true, false, false),
+            (true, true, false) => go!(true, true, false),
+            (false, false, true) => go!(false, false, true),
+            (false, true, true) => go!(false, true, true),
+            (true, false, true) => go!(true, false, true),
+            (true, true, true) => go!(true, true, true),
         }
     });
     Ok(())

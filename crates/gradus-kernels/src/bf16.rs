@@ -8,16 +8,68 @@
 //! `[16+o, 16+o+L)`. The layout is internal: [`Bf16Vec::to_bits`] / [`Bf16Vec::from_bits`]
 //! exchange plain element order, which is what checkpoints store.
 //!
-//! Rounding is to nearest, ties to even, by integer arithmetic on the bit pattern (no special
-//! case, to keep the pack at five integer operations): infinities stay infinite and quiet NaNs
-//! (every NaN arithmetic produces) stay NaN; a signalling NaN whose payload lies only in the
-//! 16 dropped bits would round to infinity. With round-to-nearest, an update
-//! smaller than half a bf16 ulp (relative 2^-9) of the stored value is lost: an Adam second
-//! moment with `beta2 = 0.999` changes by `0.1%` per step and can stall. bf16 state saves
-//! memory traffic (20 instead of 28 bytes per parameter for Adam) at that cost; the choice is
-//! the user's.
+//! Two roundings ([`Bf16Rounding`]):
+//! - to nearest, ties to even, by integer arithmetic on the bit pattern (no special case, to
+//!   keep the pack at five integer operations): infinities stay infinite and quiet NaNs (every
+//!   NaN arithmetic produces) stay NaN; a signalling NaN whose payload lies only in the 16
+//!   dropped bits would round to infinity. An update smaller than half a bf16 ulp (relative
+//!   2^-9) of the stored value is lost: an Adam second moment with `beta2 = 0.999` moves by
+//!   0.1% of its distance to `g²` per step and can stall for good;
+//! - stochastic: a uniform random 16-bit integer `r` is added to the bit pattern before the
+//!   low half is dropped, so `x` rounds away from zero with probability equal to the dropped
+//!   fraction of an ulp and `E[round(x)] = x` (for finite `x` below the largest bf16). Small
+//!   updates then accumulate in expectation instead of vanishing. `r` is a hash of a key and
+//!   the element's position ([`word_bits`]), never of the thread, so results are
+//!   reproducible and independent of the thread count.
+//!
+//! bf16 state saves memory traffic (20 instead of 28 bytes per parameter for Adam); the
+//! choice of state precision and rounding is the user's.
 
 use pulp::Simd;
+
+/// How values are rounded to bf16 when stored (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Bf16Rounding {
+    /// To nearest, ties to even.
+    #[default]
+    Nearest,
+    /// Stochastic rounding with random bits drawn from `key` and the element position; use a
+    /// different key every step (e.g. a hash of seed and step) or the same rounding
+    /// decisions repeat.
+    Stochastic {
+        /// Random-stream key.
+        key: u64,
+    },
+}
+
+/// Keys of the independent random streams of one stochastic-rounding call (one per moment
+/// buffer: `m`, `v`, AMSGrad maximum), derived from the user key.
+#[inline(always)]
+pub(crate) fn stream_key(key: u64, stream: u32) -> u32 {
+    let k = (key ^ (key >> 32)) as u32;
+    word_bits(k.wrapping_add(0x9E37_79B9u32.wrapping_mul(stream + 1)), stream)
+}
+
+/// 32 random bits for packed word `w` under `key`: the `lowbias32` integer hash of `w ^ key`
+/// (two multiply-xorshift rounds; consecutive words give unrelated bits). The low half drives
+/// the word's low element, the high half its high element.
+#[inline(always)]
+pub fn word_bits(key: u32, w: u32) -> u32 {
+    let mut x = w ^ key;
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7FEB_352D);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846C_A68B);
+    x ^= x >> 16;
+    x
+}
+
+/// Stochastic rounding of `x` to bf16 with random bits `r` (only the low 16 are used): the
+/// bf16 bits in the upper half of a `u32`, lower half zero.
+#[inline(always)]
+pub fn round_to_bf16_high_stochastic(x: f32, r: u32) -> u32 {
+    x.to_bits().wrapping_add(r & 0xFFFF) & 0xFFFF_0000
+}
 
 /// Elements per packed block.
 pub const BF16_BLOCK: usize = 32;
@@ -103,6 +155,19 @@ impl Bf16Vec {
         set_word(&mut self.words, i, x);
     }
 
+    /// Stores `x` at `i` with `rounding`; `stream` selects one of the independent random
+    /// streams of a stochastic key (the Adam kernels use 0 for `m`, 1 for `v`, 2 for the
+    /// AMSGrad maximum), so this reproduces the kernels' stores element by element.
+    pub fn set_rounded(&mut self, i: usize, x: f32, rounding: Bf16Rounding, stream: u32) {
+        match rounding {
+            Bf16Rounding::Nearest => self.set(i, x),
+            Bf16Rounding::Stochastic { key } => {
+                assert!(i < self.len, "index {i} out of range for Bf16Vec of length {}", self.len);
+                self.as_mut_slice().set_stochastic(i, x, stream_key(key, stream));
+            }
+        }
+    }
+
     /// All elements as `f32`, in element order.
     pub fn to_f32_vec(&self) -> Vec<f32> {
         (0..self.len).map(|i| self.get(i)).collect()
@@ -130,7 +195,7 @@ impl Bf16Vec {
 
     /// A mutable view, for kernels.
     pub fn as_mut_slice(&mut self) -> Bf16SliceMut<'_> {
-        Bf16SliceMut { words: &mut self.words, len: self.len }
+        Bf16SliceMut { words: &mut self.words, len: self.len, first_word: 0 }
     }
 }
 
@@ -147,6 +212,9 @@ fn set_word(words: &mut [u32], i: usize, x: f32) {
 pub struct Bf16SliceMut<'a> {
     words: &'a mut [u32],
     len: usize,
+    /// Index in the whole vector of this piece's first word (the position stochastic rounding
+    /// hashes, so a piece rounds the same whichever way the vector was split).
+    first_word: usize,
 }
 
 impl<'a> Bf16SliceMut<'a> {
@@ -164,7 +232,16 @@ impl<'a> Bf16SliceMut<'a> {
     pub(crate) fn split_at(self, mid: usize) -> (Self, Self) {
         debug_assert_eq!(mid % BF16_BLOCK, 0);
         let (a, b) = self.words.split_at_mut(mid / 2);
-        (Bf16SliceMut { words: a, len: mid }, Bf16SliceMut { words: b, len: self.len - mid })
+        let first = self.first_word;
+        (
+            Bf16SliceMut { words: a, len: mid, first_word: first },
+            Bf16SliceMut { words: b, len: self.len - mid, first_word: first + mid / 2 },
+        )
+    }
+
+    /// Index in the whole vector of this piece's first word.
+    pub(crate) fn first_word(&self) -> usize {
+        self.first_word
     }
 
     /// Number of whole blocks.
@@ -186,6 +263,42 @@ impl<'a> Bf16SliceMut<'a> {
     pub(crate) fn set(&mut self, i: usize, x: f32) {
         set_word(self.words, i, x);
     }
+
+    /// Stores `x` at `i` with stochastic rounding under stream key `key`.
+    #[inline(always)]
+    pub(crate) fn set_stochastic(&mut self, i: usize, x: f32, key: u32) {
+        let (w, hi) = word_of(i);
+        let r = word_bits(key, (self.first_word + w) as u32);
+        let word = &mut self.words[w];
+        *word = if hi {
+            (*word & 0x0000_FFFF) | round_to_bf16_high_stochastic(x, r >> 16)
+        } else {
+            (*word & 0xFFFF_0000) | (round_to_bf16_high_stochastic(x, r) >> 16)
+        };
+    }
+}
+
+/// SIMD [`word_bits`] of the words `idx` (one per lane).
+#[inline(always)]
+pub(crate) fn word_bits_simd<S: Simd>(s: S, key: u32, idx: S::u32s) -> S::u32s {
+    let sh = |x, n: u32| s.wrapping_dyn_shr_u32s(x, s.splat_u32s(n));
+    let mut x = s.xor_u32s(idx, s.splat_u32s(key));
+    x = s.xor_u32s(x, sh(x, 16));
+    x = s.widening_mul_u32s(x, s.splat_u32s(0x7FEB_352D)).0;
+    x = s.xor_u32s(x, sh(x, 15));
+    x = s.widening_mul_u32s(x, s.splat_u32s(0x846C_A68B)).0;
+    s.xor_u32s(x, sh(x, 16))
+}
+
+/// Stochastic counterpart of [`pack`]: `r` holds one random word per lane (low half for the
+/// low run, high half for the high run).
+#[inline(always)]
+pub(crate) fn pack_stochastic<S: Simd>(s: S, lo: S::f32s, hi: S::f32s, r: S::u32s) -> S::u32s {
+    let low16 = s.splat_u32s(0xFFFF);
+    let sixteen = s.splat_u32s(16);
+    let lo = s.add_u32s(s.transmute_u32s_f32s(lo), s.and_u32s(r, low16));
+    let hi = s.add_u32s(s.transmute_u32s_f32s(hi), s.wrapping_dyn_shr_u32s(r, sixteen));
+    s.or_u32s(s.wrapping_dyn_shr_u32s(lo, sixteen), s.and_u32s(hi, s.splat_u32s(0xFFFF_0000)))
 }
 
 /// Unpacks `L` words into the two element runs they hold: `(low run, high run)`.

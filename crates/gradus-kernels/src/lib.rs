@@ -1,6 +1,8 @@
 //! SIMD elementwise kernels for optimizer hot loops, written once with `pulp` and dispatched at
-//! run time to the best instruction set present (AVX-512, AVX2+FMA, NEON, or a scalar
-//! fallback).
+//! run time by `pulp::Arch::new()`: AVX2+FMA (pulp's `V3`) on x86-64, NEON on aarch64, a
+//! scalar fallback elsewhere. pulp's AVX-512 level (`V4`) sits behind its `x86-v4` feature,
+//! which gradus does not enable, so a machine with AVX-512 runs the AVX2+FMA code
+//! ([`simd_level`] reports the level actually dispatched).
 //!
 //! Every update kernel is *fused*: it reads and writes each array exactly once per step
 //! (Adam with f32 state moves 28 bytes per parameter, 20 with bf16 moments). Every kernel has
@@ -23,8 +25,8 @@ mod sgd;
 pub mod simd;
 
 pub use adagrad::{AdagradConsts, adagrad_elem, adagrad_step};
-pub use adam::{AdamConsts, adam_elem, adam_step, adam_step_bf16};
-pub use bf16::Bf16Vec;
+pub use adam::{AdamConsts, adam_elem, adam_step, adam_step_bf16, adam_step_bf16_rounded};
+pub use bf16::{Bf16Rounding, Bf16Vec};
 pub use blas1::{
     GradStats, axpy, block_mean_squares, dot, grad_stats, norm2, scale, sign, sum_squares,
 };
@@ -32,19 +34,24 @@ pub use rmsprop::{RmsPropConsts, RmsPropState, rmsprop_elem, rmsprop_step};
 pub use sgd::{SgdConsts, sgd_elem, sgd_momentum_elem, sgd_step};
 pub use simd::SimdFloat;
 
-/// Name of the instruction set the kernels dispatch to on this machine (for reports).
+/// Name of the instruction set the kernels dispatch to on this machine (for reports): the
+/// variant `pulp::Arch::new()` selects, which is what every kernel's `dispatch` runs.
 pub fn simd_level() -> &'static str {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     {
-        if pulp::x86::V3::try_new().is_some() {
-            return "avx2+fma";
+        #[allow(unreachable_patterns)]
+        match pulp::Arch::new() {
+            pulp::Arch::V3(_) => "avx2+fma",
+            pulp::Arch::Scalar => "scalar",
+            _ => "avx-512",
         }
     }
     #[cfg(target_arch = "aarch64")]
     {
-        if pulp::aarch64::Neon::try_new().is_some() {
-            return "neon";
-        }
+        if pulp::aarch64::Neon::try_new().is_some() { "neon" } else { "scalar" }
     }
-    "scalar"
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        "scalar"
+    }
 }

@@ -70,6 +70,39 @@ pub fn adam_step_bf16(
     Ok(())
 }
 
+/// Reference Adam step with bf16 moments and a chosen rounding: decode, update in f32, round
+/// each element on store with the same random bits (key and position) as the kernel.
+pub fn adam_step_bf16_rounded(
+    c: &AdamConsts<f32>,
+    rounding: crate::Bf16Rounding,
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut Bf16Vec,
+    v: &mut Bf16Vec,
+    mut vmax: Option<&mut Bf16Vec>,
+) -> Result<()> {
+    let crate::Bf16Rounding::Stochastic { key } = rounding else {
+        return adam_step_bf16(c, p, g, m, v, vmax);
+    };
+    let n = p.len();
+    same_len("gradient", n, g.len())?;
+    same_len("first moment", n, m.len())?;
+    same_len("second moment", n, v.len())?;
+    check_vmax(c.amsgrad, n, vmax.as_ref().map(|x| x.len()))?;
+    let keys = [0, 1, 2].map(|k| crate::bf16::stream_key(key, k));
+    for i in 0..p.len() {
+        let x = vmax.as_ref().map_or(0.0, |x| x.get(i));
+        let [pn, mn, vn, xn] = adam_elem(c, p[i], g[i], m.get(i), v.get(i), x);
+        p[i] = pn;
+        m.as_mut_slice().set_stochastic(i, mn, keys[0]);
+        v.as_mut_slice().set_stochastic(i, vn, keys[1]);
+        if let Some(x) = vmax.as_mut() {
+            x.as_mut_slice().set_stochastic(i, xn, keys[2]);
+        }
+    }
+    Ok(())
+}
+
 /// Reference SGD step. Errors like [`crate::sgd_step`].
 pub fn sgd_step<T: SimdFloat>(
     c: &SgdConsts<T>,

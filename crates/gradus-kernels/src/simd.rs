@@ -1,7 +1,8 @@
 //! One SIMD vocabulary for `f32` and `f64`, so every kernel is written once.
 //!
 //! [`SimdFloat`] maps each operation to pulp's `*_f32s` / `*_f64s` method of the dispatched
-//! instruction set (AVX-512, AVX2+FMA, NEON or scalar fallback). `mul_add` is always a
+//! instruction set (AVX2+FMA on x86-64, also on AVX-512 machines since pulp's `x86-v4`
+//! feature is off; NEON; or the scalar fallback). `mul_add` is always a
 //! correctly rounded fused multiply-add, so a kernel and its scalar reference written with the
 //! same operation order agree bit for bit.
 

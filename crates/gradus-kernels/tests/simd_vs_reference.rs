@@ -64,6 +64,11 @@ fn check_adam<T: SimdFloat>(seed: u64, n: usize, par: Par) {
 }
 
 fn check_adam_bf16(seed: u64, n: usize, par: Par) {
+    check_adam_bf16_rounded(seed, n, par, k::Bf16Rounding::Nearest);
+    check_adam_bf16_rounded(seed, n, par, k::Bf16Rounding::Stochastic { key: seed ^ 0xABCD });
+}
+
+fn check_adam_bf16_rounded(seed: u64, n: usize, par: Par, rounding: k::Bf16Rounding) {
     let mut rng = TestRng::seed_from_u64(seed);
     let c = adam_consts::<f32>(&mut rng);
     let p0 = vec_of::<f32>(&mut rng, n, -2.0, 2.0);
@@ -74,9 +79,9 @@ fn check_adam_bf16(seed: u64, n: usize, par: Par) {
     let (mut p1, mut m1, mut v1, mut x1) = (p0.clone(), m0.clone(), v0.clone(), x0.clone());
     let (mut p2, mut m2, mut v2, mut x2) = (p0.clone(), m0.clone(), v0.clone(), x0.clone());
     let xs1 = if c.amsgrad { Some(&mut x1) } else { None };
-    k::adam_step_bf16(par, &c, &mut p1, &g, &mut m1, &mut v1, xs1).unwrap();
+    k::adam_step_bf16_rounded(par, &c, rounding, &mut p1, &g, &mut m1, &mut v1, xs1).unwrap();
     let xs2 = if c.amsgrad { Some(&mut x2) } else { None };
-    r::adam_step_bf16(&c, &mut p2, &g, &mut m2, &mut v2, xs2).unwrap();
+    r::adam_step_bf16_rounded(&c, rounding, &mut p2, &g, &mut m2, &mut v2, xs2).unwrap();
     assert_eq!(bits(&p1), bits(&p2), "params n={n}");
     assert_eq!(m1, m2, "m n={n}");
     assert_eq!(v1, v2, "v n={n}");
@@ -335,4 +340,91 @@ fn norm_survives_overflowing_squares() {
     assert!(k::sum_squares(Par::Seq, &x).is_infinite());
     let n = k::norm2(Par::Seq, &x);
     assert!((n / 5e30 - 1.0).abs() < 1e-6, "{n}");
+}
+
+/// Adam's second moment stored in bf16 with `beta2 = 0.999`, starting at 1 with `g² = 2`:
+/// each step should move `v` by 0.1% of its distance to 2, less than half a bf16 ulp at 1
+/// (2^-8 relative), so round-to-nearest leaves `v` at exactly 1 forever, while stochastic
+/// rounding tracks the f32 recursion `v_t = 2 - 0.999^t` on average.
+#[test]
+fn stochastic_rounding_does_not_stall_small_updates() {
+    let n = 4096 + 17;
+    let steps = 2000;
+    let c = AdamConsts::<f32>::new(1e-3, 0.9, 0.999, 1e-8, 1, false);
+    let g = vec![2f32.sqrt(); n];
+    let run = |rounding: k::Bf16Rounding| {
+        let (mut p, mut m, mut v) = (vec![0f32; n], Bf16Vec::zeros(n), Bf16Vec::filled(n, 1.0));
+        for t in 0..steps {
+            let rounding = match rounding {
+                k::Bf16Rounding::Stochastic { key } => {
+                    k::Bf16Rounding::Stochastic { key: key.wrapping_add(t) }
+                }
+                r => r,
+            };
+            k::adam_step_bf16_rounded(Par::Seq, &c, rounding, &mut p, &g, &mut m, &mut v, None)
+                .unwrap();
+        }
+        v.to_f32_vec()
+    };
+    // The f32 recursion, computed independently in f64.
+    let exact = 2.0 - 0.999f64.powi(steps as i32);
+    let nearest = run(k::Bf16Rounding::Nearest);
+    assert!(nearest.iter().all(|&x| x == 1.0), "round-to-nearest should stall at 1");
+    let sr = run(k::Bf16Rounding::Stochastic { key: 7 });
+    let mean = sr.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
+    assert!((mean - exact).abs() < 0.01 * exact, "stochastic mean {mean} vs exact {exact}");
+    // Every element moved well away from 1 (not just a lucky few).
+    assert!(sr.iter().all(|&x| x > 1.3), "min {}", sr.iter().cloned().fold(f32::MAX, f32::min));
+}
+
+/// `E[round(x)] = x`: the mean of stochastic roundings of one value over many positions is
+/// the value, within the standard error; round-to-nearest is off by the rounding error.
+#[test]
+fn stochastic_rounding_is_unbiased() {
+    let x = 1.0f32 + 2f32.powi(-10); // 1/8 of a bf16 ulp above 1
+    let n = 1 << 16;
+    let mut sum = 0f64;
+    for w in 0..n as u32 {
+        let r = k::bf16::word_bits(12345, w);
+        sum += f32::from_bits(k::bf16::round_to_bf16_high_stochastic(x, r)) as f64;
+    }
+    let mean = sum / n as f64;
+    // Each rounding is 1 or 1 + 2^-7 with p = 1/8: standard deviation of the mean ~ 1.3e-5.
+    assert!((mean - x as f64).abs() < 1e-4, "mean {mean} vs {x}");
+    assert_eq!(f32::from_bits(k::bf16::round_to_bf16_high(x)), 1.0);
+    // Non-finite values survive stochastic rounding.
+    for r in [0u32, 0xFFFF, 0x1234] {
+        assert_eq!(
+            f32::from_bits(k::bf16::round_to_bf16_high_stochastic(f32::INFINITY, r)),
+            f32::INFINITY
+        );
+        assert!(f32::from_bits(k::bf16::round_to_bf16_high_stochastic(f32::NAN, r)).is_nan());
+    }
+}
+
+#[test]
+fn stochastic_bf16_step_does_not_depend_on_thread_count() {
+    let n = 3 * k::chunk::PAR_MIN + 999;
+    let mut rng = TestRng::seed_from_u64(5);
+    let c = AdamConsts::<f32>::new(1e-3, 0.9, 0.999, 1e-8, 3, true);
+    let g = vec_of::<f32>(&mut rng, n, -1.0, 1.0);
+    let run = |par: Par| {
+        let (mut p, mut m, mut v) = (vec![0.5f32; n], Bf16Vec::zeros(n), Bf16Vec::zeros(n));
+        let rounding = k::Bf16Rounding::Stochastic { key: 99 };
+        k::adam_step_bf16_rounded(par, &c, rounding, &mut p, &g, &mut m, &mut v, None).unwrap();
+        (bits(&p), m, v)
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    assert_eq!(run(Par::Seq), pool.install(|| run(Par::Rayon)));
+}
+
+/// The kernels run the level `pulp::Arch::new()` picks: on x86-64 with AVX2 and FMA that is
+/// AVX2+FMA even when the CPU also has AVX-512 (pulp's `x86-v4` feature is off).
+#[test]
+fn dispatch_level_is_the_one_reported() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let v3 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+        assert_eq!(k::simd_level(), if v3 { "avx2+fma" } else { "scalar" });
+    }
 }

@@ -4,8 +4,10 @@
 
 use faer::Mat;
 use gradus_core::{Error, Par};
+#[cfg(feature = "openblas-system")]
+use gradus_linalg::inverse_root;
 use gradus_linalg::matfn::{RootJob, inverse_root_batch, inverse_root_owned};
-use gradus_linalg::{Backend, LinalgScalar, RootMethod, RootParams, eigh};
+use gradus_linalg::{Backend, LinalgScalar, RootMethod, RootParams, RootWorkspace, eigh};
 use rand::{Rng, SeedableRng};
 
 type R = rand::rngs::StdRng;
@@ -91,12 +93,57 @@ fn eigh_rejects_bad_input() {
 fn lapack_backend_without_feature_is_an_error() {
     let a = random_symmetric::<f64>(3, 4);
     assert!(matches!(eigh(a.as_ref(), Backend::Lapack, Par::Seq), Err(Error::Unsupported(_))));
+    assert!(matches!(
+        RootWorkspace::<f64>::with_backend(300, Par::Seq, Backend::Lapack),
+        Err(Error::Unsupported(_))
+    ));
+    // Auto is faer at every size in the default build.
+    assert_eq!(Backend::Auto.resolve(4096), Backend::Faer);
+    assert_eq!(RootWorkspace::<f64>::new(300, Par::Seq).backend(), Backend::Faer);
+}
+
+#[cfg(feature = "openblas-system")]
+#[test]
+fn auto_switches_to_lapack_at_the_threshold() {
+    use gradus_linalg::eigh::LAPACK_MIN_N;
+    assert_eq!(Backend::Auto.resolve(LAPACK_MIN_N - 1), Backend::Faer);
+    assert_eq!(Backend::Auto.resolve(LAPACK_MIN_N), Backend::Lapack);
+    assert_eq!(RootWorkspace::<f32>::new(LAPACK_MIN_N, Par::Seq).backend(), Backend::Lapack);
+    assert_eq!(RootWorkspace::<f64>::new(LAPACK_MIN_N - 1, Par::Seq).backend(), Backend::Faer);
+}
+
+#[cfg(feature = "openblas-system")]
+#[test]
+fn lapack_roots_satisfy_their_defining_identity_and_reject_bad_input() {
+    // n = 150 > 25: LAPACK's divide and conquer splits (below 26 it is plain QR).
+    let n = 150;
+    let a = random_spd(n, 1e3, 77);
+    let params = RootParams { p: 4, eps: 0.0, ..Default::default() };
+    let mut ws = RootWorkspace::<f64>::with_backend(n, Par::Seq, Backend::Lapack).unwrap();
+    let mut out = Mat::<f64>::zeros(n, n);
+    let info = inverse_root(a.as_ref(), out.as_mut(), &params, &mut ws).unwrap();
+    let r = independent_residual(&out, &a, 4);
+    assert!(r <= 1e-13 * 1e3 * n as f64, "residual {r:e}");
+    assert!(info.residual <= 1e-13 * 1e3 * n as f64);
+    let mut wf = RootWorkspace::<f64>::with_backend(n, Par::Seq, Backend::Faer).unwrap();
+    let mut out_f = Mat::<f64>::zeros(n, n);
+    inverse_root(a.as_ref(), out_f.as_mut(), &params, &mut wf).unwrap();
+    assert!(max_abs_diff(&out, &out_f) < 1e-9, "{}", max_abs_diff(&out, &out_f));
+    // A NaN is rejected before LAPACK sees it, and the output keeps its old value.
+    let mut bad = a.clone();
+    bad[(3, 2)] = f64::NAN;
+    let before = out.clone();
+    assert!(matches!(
+        inverse_root(bad.as_ref(), out.as_mut(), &params, &mut ws),
+        Err(Error::NonFinite { .. })
+    ));
+    assert_eq!(max_abs_diff(&out, &before), 0.0);
 }
 
 #[cfg(feature = "openblas-system")]
 #[test]
 fn both_backends_agree() {
-    for n in [1usize, 7, 64] {
+    for n in [1usize, 7, 64, 200] {
         let a = random_symmetric::<f64>(n, 40 + n as u64);
         let f = eigh(a.as_ref(), Backend::Faer, Par::Seq).unwrap();
         let l = eigh(a.as_ref(), Backend::Lapack, Par::Seq).unwrap();

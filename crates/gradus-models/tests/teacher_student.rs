@@ -264,6 +264,7 @@ fn committee_simulation_follows_the_saad_solla_ode() {
         c: 1.0,
         alpha: 1.0,
         noise_var: 0.0,
+        spherical: false,
     };
     let times: Vec<f64> = (0..=12).map(|i| 0.5 * i as f64).collect();
     let runs = for_seeds(&[7, 8, 9, 10], |seed| {
@@ -303,10 +304,95 @@ mod props {
         #[test]
         fn erf_closed_form_and_quadrature_agree(m in -0.9f64..0.9, extra in 0.01f64..2.0, kappa in 0.0f64..2.0) {
             let q = m * m + extra;
-            let cf = SingleIndexOde::new(Activation::Erf, kappa, 0.1, 48).unwrap();
+            let cf = SingleIndexOde::new(Activation::Erf, kappa, 0.1, 64).unwrap();
             let qd = cf.clone().with_method(Expectations::Quadrature).unwrap();
             let (a, b) = (cf.drift(m, q).unwrap(), qd.drift(m, q).unwrap());
-            prop_assert!((a[0] - b[0]).abs() < 1e-7 && (a[1] - b[1]).abs() < 1e-7);
+            prop_assert!((a[0] - b[0]).abs() < 1e-6 && (a[1] - b[1]).abs() < 1e-6);
         }
     }
+}
+
+#[test]
+fn sphere_drift_is_the_hermite_gradient_plus_the_corrector() {
+    for k in 1..=3u32 {
+        let flow = SingleIndexOde::new(Activation::Hermite(k), 0.0, 0.0, 40).unwrap();
+        for &m in &[0.0f64, 0.2, -0.5, 0.9] {
+            let want = k as f64 * m.powi(k as i32 - 1) * (1.0 - m * m);
+            let got = flow.sphere_drift(m).unwrap();
+            assert!((got - want).abs() < 1e-11, "h{k}, m {m}: {got} vs {want}");
+        }
+    }
+    // Corrector slope at the equator: -(kappa/2) (E[h_k'^2] + E[h_k^2 h_k'^2]) by hand:
+    // k = 2: 2 + 10, k = 3: 3 + 93 (moments of z^10 ... z^2 of He_3^2 He_2^2 / 12, times 3).
+    let kappa = 0.05;
+    for (k, s) in [(2u32, 12.0), (3, 96.0)] {
+        let ode = SingleIndexOde::new(Activation::Hermite(k), kappa, 0.0, 40).unwrap();
+        assert!(ode.sphere_drift(0.0).unwrap().abs() < 1e-13);
+        let h = 1e-6;
+        let slope = (ode.sphere_drift(h).unwrap() - ode.sphere_drift(-h).unwrap()) / (2.0 * h);
+        let want = (if k == 2 { 2.0 } else { 0.0 }) - 0.5 * kappa * s;
+        assert!((slope - want).abs() < 1e-6, "h{k}: slope {slope} vs {want}");
+    }
+    assert!(
+        SingleIndexOde::new(Activation::Tanh, 0.1, 0.0, 20).unwrap().sphere_drift(1.5).is_err()
+    );
+}
+
+#[test]
+fn spherical_simulation_stays_on_the_sphere_and_follows_its_ode() {
+    let n = 4000;
+    let cfg = SgdConfig {
+        spherical: true,
+        ..SgdConfig::single_index(n, Activation::Hermite(2), 0.1, 0.0)
+    };
+    let times: Vec<f64> = (0..=6).map(|i| 0.25 * i as f64).collect();
+    let ode = SingleIndexOde::new(Activation::Hermite(2), cfg.kappa(), 0.0, 40).unwrap();
+    let sol = ode.solve_sphere(0.2, &times).unwrap();
+    let runs = for_seeds(&[1, 2, 3, 4], |seed| {
+        OnlineSgd::new(cfg, Init::Aligned { r0: 0.2, q0: 1.0 }, seed)?.record(&times)
+    })
+    .unwrap();
+    let tol = 3.0 / (n as f64).sqrt();
+    for (i, &t) in times.iter().enumerate() {
+        let m: f64 = runs.iter().map(|r| r[i].r[0]).sum::<f64>() / 4.0;
+        assert!((m - sol.state(i)[0]).abs() < tol, "t {t}: m {m} vs {}", sol.state(i)[0]);
+        assert!(runs.iter().all(|r| (r[i].q[0] - 1.0).abs() < 1e-12));
+    }
+    assert!((sol.last()[0] - 0.2).abs() > 4.0 * tol);
+}
+
+#[test]
+fn linear_sphere_fixed_point_and_ou_have_their_closed_forms() {
+    // sigma(z) = z on the sphere: drift (1 - m)(1 + m) - (kappa/2) m (2 (1 - m) + Delta),
+    // increment g lambda_v - m g lambda_x with g = lambda_v - lambda_x + eps.
+    let (kappa, noise) = (0.4, 0.5);
+    let ode = SingleIndexOde::new(Activation::Hermite(1), kappa, noise, 30).unwrap();
+    for &m in &[0.0f64, 0.3, 0.8] {
+        let want = (1.0 - m) * (1.0 + m) - 0.5 * kappa * m * (2.0 * (1.0 - m) + noise);
+        assert!((ode.sphere_drift(m).unwrap() - want).abs() < 1e-12);
+    }
+    // Root of (1 - m^2) - (kappa/2) m (2 - 2m + Delta) = 0: (kappa - 1) m^2 - kappa (1 + Delta/2) m + 1 = 0.
+    let (a2, b2) = (kappa - 1.0, -kappa * (1.0 + 0.5 * noise));
+    let root = (-b2 - (b2 * b2 - 4.0 * a2).sqrt()) / (2.0 * a2);
+    let m = ode.sphere_fixed_point(0.2, 50.0).unwrap();
+    assert!((m - root).abs() < 1e-10, "{m} vs {root}");
+    let (a, b, v) = ode.sphere_ou(m).unwrap();
+    // a = -(d/dm) drift = 2m + (kappa/2)(2 - 4m + Delta).
+    assert!((a - (2.0 * m + 0.5 * kappa * (2.0 - 4.0 * m + noise))).abs() < 1e-6);
+    // Increment I = g lv - m g lx - (kappa/2) m g^2, g = lv - lx + e; its variance by Monte Carlo.
+    let c2 = [[1.0, m], [m, 1.0]];
+    let xs = gaussian_samples(&c2, 400_000, 21);
+    let mut rng = seeded(22);
+    let vals: Vec<f64> = xs
+        .iter()
+        .map(|x| {
+            let e: f64 = StandardNormal.sample(&mut rng);
+            let g = x[0] - x[1] + noise.sqrt() * e;
+            x[0] * g - m * x[1] * g - 0.5 * kappa * m * g * g
+        })
+        .collect();
+    let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+    let var = vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (vals.len() - 1) as f64;
+    assert!((b / kappa - var).abs() < 0.02 * var, "{} vs MC {var}", b / kappa);
+    assert!((v - b / (2.0 * a)).abs() < 1e-15);
 }

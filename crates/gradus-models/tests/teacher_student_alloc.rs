@@ -8,7 +8,7 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn online_steps_do_not_allocate() {
-    for (k, m) in [(1, 1), (3, 2)] {
+    for (k, m, spherical) in [(1, 1, false), (3, 2, false), (1, 1, true)] {
         let cfg = SgdConfig {
             dim: 100_000,
             students: k,
@@ -17,6 +17,7 @@ fn online_steps_do_not_allocate() {
             c: 0.5,
             alpha: 1.0,
             noise_var: 0.1,
+            spherical,
         };
         let mut s = OnlineSgd::new(cfg, Init::Random { scale: 1.0 }, 3).unwrap();
         s.step().unwrap();

@@ -75,9 +75,21 @@ pub enum EpsPlacement {
 pub enum StatePrecision {
     /// Same type as the parameters.
     Full,
-    /// bfloat16 moments (f32 parameters and the fused Adam path only); see
-    /// [`gradus_kernels::bf16`] for the precision trade-off.
+    /// bfloat16 moments rounded to nearest (f32 parameters and the Adam family only); see
+    /// [`gradus_kernels::bf16`] for the precision trade-off (updates below half a bf16 ulp
+    /// are lost).
     Bf16,
+    /// bfloat16 moments with stochastic rounding: unbiased, so small updates accumulate in
+    /// expectation. The random bits are a hash of the step, the layout block and the element
+    /// position: runs are reproducible and independent of the thread count.
+    Bf16Stochastic,
+}
+
+impl StatePrecision {
+    /// Whether moments are stored as bf16.
+    pub fn is_bf16(self) -> bool {
+        !matches!(self, StatePrecision::Full)
+    }
 }
 
 /// Weight decay: coupled (added to the gradient as `wd * p`) or decoupled (`p *= 1 - lr wd`).

@@ -1,8 +1,12 @@
 //! The training loop, written once: objective + optimizer + schedule + observers.
 //!
-//! After the first step, [`Trainer::run`] performs no heap allocation per step (the objective,
-//! optimizer and observers must keep that promise too; everything in gradus does, and a test
-//! with a counting global allocator checks it).
+//! After the first step, [`Trainer::run`] performs no heap allocation per step, provided the
+//! objective, optimizer and observers keep that promise too. A counting global allocator checks
+//! it under `Par::Seq` and the default `Par::Rayon` path (`tests/alloc_free.rs`,
+//! `tests/alloc_free_objectives.rs`) for every `Agm` family, Shampoo, the control rules, CGD /
+//! EF / EF21, and the gradus-models objectives; see [`gradus_core::Objective`] for which
+//! objectives are covered. Observers that record (e.g. `LossLog`) stay allocation-free only
+//! while they have the room reserved at construction.
 
 use std::path::Path;
 

@@ -144,8 +144,9 @@ pub fn example3(m: usize, delta: f64) -> Result<Example> {
     })
 }
 
-/// Example 2: `mu = U([0,1]^d)`, `M` random targets in the cube, a random potential `g*`
-/// (`g*_1 = 0`, others uniform in `[0, spread]`), and weights `w_j = mu(L_j(g*))` estimated
+/// Example 2: `mu = U([0,1]^d)`, `M` random targets in the cube, a random potential `g*_j =
+/// spread (u_j - u_1)` with `u` uniform in `[0, 1]^M` (so `g*_1 = 0` for the `C_u` projection
+/// while cell 1 is a typical cell, not the one with the smallest potential), and weights `w_j = mu(L_j(g*))` estimated
 /// from `n_weights` samples, so that `g*` is optimal up to that Monte-Carlo error. Errors are
 /// estimated on `n_eval` further samples.
 pub fn example2(
@@ -216,8 +217,12 @@ impl Example2Draw {
         check_size("example 2 evaluation samples", n_eval, 1)?;
         let mut r = rng::seeded(rng::derive_seed(seed, 1));
         let pts: Vec<f64> = (0..m * d).map(|_| r.random::<f64>()).collect();
+        // Shifted so that g*_1 = 0. Pinning at the smallest draw instead would make cell 1
+        // (the coordinate C_u holds fixed) systematically the smallest cell, whose tiny
+        // weight then governs how fast every other potential can shift against it.
         let mut unit: Vec<f64> = (0..m).map(|_| r.random::<f64>()).collect();
-        unit[0] = 0.0;
+        let u1 = unit[0];
+        unit.iter_mut().for_each(|u| *u -= u1);
         Ok(Example2Draw { d, pts, unit, source: UniformBox::cube(d, 0.0, 1.0)?, seed })
     }
 

@@ -9,6 +9,7 @@ mod error_feedback;
 mod learning_rules;
 mod lshfed;
 mod optimizers;
+mod sgd_limits;
 mod toeplitz_cov;
 mod tts_graph;
 
@@ -93,6 +94,12 @@ pub fn all() -> Vec<Experiment> {
             title: "Learning rules as optimal control: double well, discount, geometry, derived rules vs Adam (paper 10)",
             run: learning_rules::run,
             options: &[],
+        },
+        Experiment {
+            name: "sgd-limits",
+            title: "Online SGD in high dimension: ODE limit vs N, critical step corrector, information exponent, OU fluctuations (paper 02)",
+            run: sgd_limits::run,
+            options: sgd_limits::OPTIONS,
         },
     ]
 }

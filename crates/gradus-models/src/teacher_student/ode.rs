@@ -72,14 +72,18 @@ impl SingleIndexOde {
         Ok(self)
     }
 
-    /// `r_perp = sqrt(Q - m^2)`, checking the state is a possible one.
+    /// `r_perp = sqrt(Q - m^2)`, checking the state is a possible one. The teacher itself
+    /// (`r_perp = 0`) lies on the boundary of the state space, and with label noise the
+    /// corrector pushes `r_perp^2` back up from it, but the integrator's trial stages may
+    /// overshoot it (the field has a square-root singularity there). States with
+    /// `r_perp^2 >= -0.1 max(Q, 1)` are evaluated at `r_perp = 0` (a continuous extension of
+    /// the field); farther ones are an error.
     fn r_perp(m: f64, q: f64) -> Result<f64> {
         if !(m.is_finite() && q.is_finite()) {
             return Err(Error::NonFinite { what: "single-index state (m, Q)", index: 0 });
         }
         let r2 = q - m * m;
-        // Rounding at r_perp = 0 (student on the teacher's line) is allowed.
-        if r2 < -1e-9 * q.abs().max(1.0) {
+        if r2 < -0.1 * q.abs().max(1.0) {
             return Err(Error::hyper("overlap Q", q, "must be at least m^2 (r_perp^2 >= 0)"));
         }
         Ok(r2.max(0.0).sqrt())
@@ -131,6 +135,105 @@ impl SingleIndexOde {
             return Err(Error::NonFinite { what: "single-index drift", index });
         }
         Ok(d)
+    }
+
+    /// `dm/dtau` of the spherical model (`|x| = 1` kept by renormalising after each step):
+    /// `E[g lambda_v] - m E[g lambda_x] - (kappa / 2) m E[g^2]` with `g = e sigma'(lambda_x)`
+    /// and `Q = 1`. The last term is the corrector: the second-order shrinkage of `m` by the
+    /// renormalisation `|x + delta g X|^{-1}`. For `h_k` and `kappa = 0` this is
+    /// `k m^{k-1} (1 - m^2)`, the gradient of `E[h_k(lambda_v) h_k(lambda_x)] = m^k`.
+    pub fn sphere_drift(&self, m: f64) -> Result<f64> {
+        if !(m.is_finite() && m.abs() <= 1.0 + 1e-12) {
+            return Err(Error::hyper("spherical overlap m", m, "must lie in [-1, 1]"));
+        }
+        let m = m.clamp(-1.0, 1.0);
+        let rp = (1.0 - m * m).max(0.0).sqrt();
+        let a = self.activation;
+        let (k, nv) = (self.kappa, self.noise_var);
+        let d = self.expect2(m, rp, |lv, lx| {
+            let (e, d) = (a.value(lv) - a.value(lx), a.deriv(lx));
+            let g = e * d;
+            g * lv - m * g * lx - 0.5 * k * m * (e * e + nv) * d * d
+        });
+        if d.is_finite() {
+            Ok(d)
+        } else {
+            Err(Error::NonFinite { what: "spherical drift", index: 0 })
+        }
+    }
+
+    /// A zero of the spherical drift reached from `m0`: the ODE run to `tau_max`, then Newton
+    /// steps (central-difference slope). Errors unless `|drift| < 1e-11` at the end.
+    pub fn sphere_fixed_point(&self, m0: f64, tau_max: f64) -> Result<f64> {
+        let mut m = self.solve_sphere(m0, &[0.0, tau_max])?.last()[0];
+        for _ in 0..20 {
+            let f = self.sphere_drift(m)?;
+            if f.abs() < 1e-13 {
+                break;
+            }
+            let h = 1e-6;
+            let slope = (self.sphere_drift((m + h).min(1.0))? - self.sphere_drift(m - h)?)
+                / ((m + h).min(1.0) - (m - h));
+            if !(slope.abs() > 1e-300) {
+                return Err(Error::Singular {
+                    detail: "spherical drift slope at the fixed point".into(),
+                });
+            }
+            m = (m - f / slope).clamp(-1.0, 1.0);
+        }
+        let res = self.sphere_drift(m)?.abs();
+        if res < 1e-11 {
+            Ok(m)
+        } else {
+            Err(Error::NoConvergence {
+                method: "spherical fixed point",
+                iterations: 20,
+                residual: res,
+            })
+        }
+    }
+
+    /// The Ornstein-Uhlenbeck law of `sqrt(N) (m - m*)` on the sphere near a fixed point
+    /// `m*`: returns `(a, b, b / (2a))` with `a = -d(drift)/dm` the mean-reversion rate and
+    /// `b = kappa Var(g lambda_v - m* g lambda_x - (kappa/2) m* g^2)` the diffusion
+    /// coefficient (the one-sample increment of `m` divided by `delta`: the renormalisation
+    /// term is of the same order because `|X|^2 ~ N`; label noise included, a 5-node rule in
+    /// the noise is exact for this quartic). Errors unless `a > 0`.
+    pub fn sphere_ou(&self, m: f64) -> Result<(f64, f64, f64)> {
+        let h = 1e-6;
+        let hi = (m + h).min(1.0);
+        let a = -(self.sphere_drift(hi)? - self.sphere_drift(m - h)?) / (hi - (m - h));
+        if !(a > 0.0) {
+            return Err(Error::NotPositiveDefinite {
+                detail: format!("spherical fixed point {m} is not stable (rate {a:e})"),
+            });
+        }
+        let rp = (1.0 - m * m).max(0.0).sqrt();
+        let act = self.activation;
+        let eps = GaussHermite::new(5)?;
+        let sd = self.noise_var.sqrt();
+        let kappa = self.kappa;
+        let (mut m1, mut m2) = (0.0, 0.0);
+        for (&z3, &w3) in eps.nodes.iter().zip(&eps.weights) {
+            let inc = |lv: f64, lx: f64| {
+                let g = (act.value(lv) + sd * z3 - act.value(lx)) * act.deriv(lx);
+                g * lv - m * g * lx - 0.5 * kappa * m * g * g
+            };
+            m1 += w3 * self.expect2(m, rp, inc);
+            m2 += w3 * self.expect2(m, rp, |lv, lx| inc(lv, lx).powi(2));
+        }
+        let b = self.kappa * (m2 - m1 * m1);
+        Ok((a, b, b / (2.0 * a)))
+    }
+
+    /// Solves the spherical ODE from `m0`, reporting `m` at `times` (one component).
+    pub fn solve_sphere(&self, m0: f64, times: &[f64]) -> Result<Solution> {
+        let p = DopriParams { rtol: 1e-9, atol: 1e-14, ..Default::default() };
+        let f = |_t: f64, y: &[f64], dy: &mut [f64]| {
+            dy[0] = self.sphere_drift(y[0])?;
+            Ok(())
+        };
+        dopri5(f, &[m0], times, &p).map(|(s, _)| s)
     }
 
     /// Population risk `1/2 E(sigma(lambda_v) - sigma(lambda_x))^2` (without the noise floor);

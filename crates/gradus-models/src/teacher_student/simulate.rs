@@ -13,7 +13,7 @@
 
 use gradus_core::rng::stream;
 use gradus_core::{Error, Par, Result, Rng};
-use gradus_kernels::{axpy, dot, scale};
+use gradus_kernels::{axpy, dot, scale, sum_squares};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
@@ -37,12 +37,24 @@ pub struct SgdConfig {
     pub alpha: f64,
     /// Label-noise variance `Delta`.
     pub noise_var: f64,
+    /// Keep every student row on the unit sphere (renormalise after each step), the setting
+    /// of the information-exponent results of Ben Arous, Gheissari & Jagannath (2021).
+    pub spherical: bool,
 }
 
 impl SgdConfig {
     /// A single-index model (`K = M = 1`) at the critical scaling `delta = c / N`.
     pub fn single_index(dim: usize, activation: Activation, c: f64, noise_var: f64) -> Self {
-        SgdConfig { dim, students: 1, teachers: 1, activation, c, alpha: 1.0, noise_var }
+        SgdConfig {
+            dim,
+            students: 1,
+            teachers: 1,
+            activation,
+            c,
+            alpha: 1.0,
+            noise_var,
+            spherical: false,
+        }
     }
 
     /// Validates the configuration.
@@ -89,13 +101,14 @@ impl SgdConfig {
 /// How the student starts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Init {
-    /// `w_i ~ N(0, scale^2 I / N)`: overlaps with the teacher of order `scale / sqrt N`.
+    /// `w_i ~ N(0, scale^2 I / N)`: overlaps with the teacher of order `scale / sqrt N`
+    /// (spherical runs rescale the rows to unit norm).
     Random {
         /// Typical norm of each student row.
         scale: f64,
     },
     /// Exactly `R_in = r0 [i = n]`, `Q = q0 I` (needs `q0 >= r0^2`): the limit ODE then starts
-    /// at the same point as every seed.
+    /// at the same point as every seed. Spherical runs rescale the rows to unit norm.
     Aligned {
         /// Overlap of student `i` with teacher `i`.
         r0: f64,
@@ -125,6 +138,16 @@ fn fill_normal(rng: &mut Rng, x: &mut [f64]) {
     for xi in x.iter_mut() {
         *xi = StandardNormal.sample(rng);
     }
+}
+
+/// `row <- row / |row|`.
+fn normalise_row(row: &mut [f64]) -> Result<()> {
+    let norm = sum_squares(Par::Seq, row).sqrt();
+    if !(norm.is_finite() && norm > 0.0) {
+        return Err(Error::NonFinite { what: "student row norm", index: 0 });
+    }
+    scale(Par::Seq, 1.0 / norm, row);
+    Ok(())
 }
 
 /// Gram-Schmidt of `row` against the first `count` rows of `basis` (twice, for stability),
@@ -186,6 +209,11 @@ impl OnlineSgd {
                 }
             }
         }
+        if cfg.spherical {
+            for wi in w.chunks_exact_mut(n) {
+                normalise_row(wi)?;
+            }
+        }
         basis.truncate(m * n);
         Ok(OnlineSgd {
             cfg,
@@ -245,8 +273,24 @@ impl OnlineSgd {
                 return Err(Error::NonFinite { what: "online SGD step coefficient", index: i });
             }
         }
+        if self.cfg.spherical {
+            // |w + a X|^2 = |w|^2 + 2 a lambda + a^2 |X|^2: the new norms are known before any
+            // row moves, so a failed step still changes nothing.
+            let xx = sum_squares(Par::Seq, &self.x);
+            for (i, (coef, wi)) in self.lambda.iter().zip(self.w.chunks_exact(n)).enumerate() {
+                let ww = sum_squares(Par::Seq, wi);
+                let lam = dot(Par::Seq, wi, &self.x)?;
+                let nn = ww + coef * (2.0 * lam + coef * xx);
+                if !(nn.is_finite() && nn > 0.0) {
+                    return Err(Error::NonFinite { what: "spherical step norm", index: i });
+                }
+            }
+        }
         for (coef, wi) in self.lambda.iter().zip(self.w.chunks_exact_mut(n)) {
             axpy(Par::Seq, *coef, &self.x, wi)?;
+            if self.cfg.spherical {
+                normalise_row(wi)?;
+            }
         }
         self.steps += 1;
         Ok(())

@@ -3,7 +3,7 @@
 use gradus_core::{Error, Result};
 use gradus_kernels::{
     AdagradConsts, AdamConsts, RmsPropConsts, RmsPropState, SgdConsts, SimdFloat, adagrad_step,
-    adam_step, adam_step_bf16, block_mean_squares, rmsprop_step, sgd_step,
+    adam_step, adam_step_bf16_rounded, block_mean_squares, rmsprop_step, sgd_step,
 };
 
 use super::moment::Moment;
@@ -142,7 +142,8 @@ fn adam<T: SimdFloat>(
                     Moment::Bf16(x) if c.amsgrad => Some(&mut x[b]),
                     _ => None,
                 };
-                adam_step_bf16(par, &c, p, g, &mut m[b], &mut v[b], vmax)?;
+                let rounding = super::moment::bf16_rounding(opt.cfg.precision, ctx.t, b);
+                adam_step_bf16_rounded(par, &c, rounding, p, g, &mut m[b], &mut v[b], vmax)?;
             }
             _ => unreachable!("moments share one precision"),
         }

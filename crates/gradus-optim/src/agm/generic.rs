@@ -104,12 +104,20 @@ pub(super) fn step<T: SimdFloat>(opt: &mut Agm<T>, ctx: StepCtx<T>, params: &mut
         let (lr, decay, l2) =
             (T::from_f64(h.lr / lr_factor), T::from_f64(h.decay), T::from_f64(h.l2));
         let start = range.start;
-        let mut m = opt.m.block(b, range.clone());
+        let rounding = super::moment::bf16_rounding(opt.cfg.precision, t, b);
+        let mut m = opt.m.block(b, range.clone()).rounded(rounding, 0);
         // Block statistics are indexed by block, not coordinate: no per-element view.
         let coords = opt.blocks.is_none();
-        let mut v = if coords { opt.v.block(b, range.clone()) } else { MomentSlice::Full(&mut []) };
-        let mut vmax =
-            if coords { opt.vmax.block(b, range.clone()) } else { MomentSlice::Full(&mut []) };
+        let mut v = if coords {
+            opt.v.block(b, range.clone()).rounded(rounding, 1)
+        } else {
+            MomentSlice::Full(&mut [])
+        };
+        let mut vmax = if coords {
+            opt.vmax.block(b, range.clone()).rounded(rounding, 2)
+        } else {
+            MomentSlice::Full(&mut [])
+        };
         let cfg = &opt.cfg;
         for i in range {
             let k = i - start;

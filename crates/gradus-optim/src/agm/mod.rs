@@ -13,9 +13,7 @@ use gradus_core::validate::same_len;
 use gradus_core::{Error, Layout, Result};
 use gradus_kernels::{SimdFloat, grad_stats, norm2};
 
-use crate::config::{
-    AgmConfig, EpsPlacement, Momentum, Partition, StatePrecision, Statistic, WeightDecay,
-};
+use crate::config::{AgmConfig, EpsPlacement, Momentum, Partition, Statistic, WeightDecay};
 use crate::optimizer::{Optimizer, StepInfo};
 use crate::partition::{BlockPartition, resolve};
 use crate::state::{NamedBuffer, OptimizerState, SCHEMA_VERSION};
@@ -75,7 +73,7 @@ impl<T: SimdFloat> Agm<T> {
             None => None,
         };
         let n = layout.len();
-        let bf16 = cfg.precision == StatePrecision::Bf16;
+        let bf16 = cfg.precision.is_bf16();
         if bf16 {
             let adam_family = matches!(cfg.momentum, Momentum::Ema { .. })
                 && matches!(

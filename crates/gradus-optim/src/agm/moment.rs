@@ -3,7 +3,9 @@
 use std::ops::Range;
 
 use gradus_core::{Layout, Result, Scalar};
-use gradus_kernels::Bf16Vec;
+use gradus_kernels::{Bf16Rounding, Bf16Vec};
+
+use crate::config::StatePrecision;
 
 use crate::state::BufferData;
 
@@ -15,10 +17,22 @@ pub(crate) enum Moment<T> {
     Bf16(Vec<Bf16Vec>),
 }
 
-/// One layout block's view of a [`Moment`].
+/// One layout block's view of a [`Moment`]; bf16 views carry their rounding and the index of
+/// their random stream (0 for `m`, 1 for `v`, 2 for the AMSGrad maximum, as in the kernel).
 pub(crate) enum MomentSlice<'a, T> {
     Full(&'a mut [T]),
-    Bf16(&'a mut Bf16Vec),
+    Bf16(&'a mut Bf16Vec, Bf16Rounding, u32),
+}
+
+/// The rounding of bf16 stores of layout block `b` at step `t`: one stochastic key per
+/// (step, block), the same in the fused kernel and the generic path.
+pub(crate) fn bf16_rounding(precision: StatePrecision, t: u64, b: usize) -> Bf16Rounding {
+    match precision {
+        StatePrecision::Bf16Stochastic => Bf16Rounding::Stochastic {
+            key: t.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (b as u64).rotate_left(40),
+        },
+        _ => Bf16Rounding::Nearest,
+    }
 }
 
 impl<T: Scalar> MomentSlice<'_, T> {
@@ -26,7 +40,7 @@ impl<T: Scalar> MomentSlice<'_, T> {
     pub fn get(&self, i: usize) -> T {
         match self {
             MomentSlice::Full(x) => x[i],
-            MomentSlice::Bf16(x) => T::from_f64(x.get(i) as f64),
+            MomentSlice::Bf16(x, ..) => T::from_f64(x.get(i) as f64),
         }
     }
 
@@ -34,7 +48,18 @@ impl<T: Scalar> MomentSlice<'_, T> {
     pub fn set(&mut self, i: usize, v: T) {
         match self {
             MomentSlice::Full(x) => x[i] = v,
-            MomentSlice::Bf16(x) => x.set(i, v.to_f64() as f32),
+            MomentSlice::Bf16(x, rounding, stream) => {
+                x.set_rounded(i, v.to_f64() as f32, *rounding, *stream)
+            }
+        }
+    }
+
+    /// The same view storing with `rounding` on random stream `stream` (no effect on full
+    /// precision).
+    pub fn rounded(self, rounding: Bf16Rounding, stream: u32) -> Self {
+        match self {
+            MomentSlice::Bf16(x, ..) => MomentSlice::Bf16(x, rounding, stream),
+            full => full,
         }
     }
 }
@@ -71,7 +96,7 @@ impl<T: Scalar> Moment<T> {
             // Unused moments are empty; their (never read) view is empty too.
             Moment::Full(v) if v.is_empty() => MomentSlice::Full(&mut []),
             Moment::Full(v) => MomentSlice::Full(&mut v[range]),
-            Moment::Bf16(vs) => MomentSlice::Bf16(&mut vs[b]),
+            Moment::Bf16(vs) => MomentSlice::Bf16(&mut vs[b], Bf16Rounding::Nearest, 0),
         }
     }
 

@@ -72,7 +72,7 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
          are slabs in the first coordinate: a 1-D envelope computation, no Monte-Carlo noise); \
          Example 2 with {n_eval} common Monte-Carlo samples.\n\nExample 1: `mu = U([0,1]^10)`, \
          `M = {}` targets on a line, `g* = 0`. Example 2: `M = {}` random targets in \
-         `[0,1]^10`, weights `mu(L_j(g*))` of a random `g*` with entries uniform in `[0, s]`, `s \
+         `[0,1]^10`, weights `mu(L_j(g*))` of a random `g*_j = s (u_j - u_1)`, `u` uniform in `[0, 1]^M`, `s \
          = {}` tuned so that the smallest weight is the paper's {EXAMPLE2_MIN_WEIGHT} (reached: \
          {}); the weights are counted on {n_weights} samples, so `g*` is optimal only up to \
          that Monte-Carlo error. Example 3: `mu = U([0.5, 1.5])`, `y_k = k/M`, `M = {}`, run with \

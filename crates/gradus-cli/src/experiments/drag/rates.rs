@@ -130,6 +130,7 @@ pub fn section(
                 words.clone(),
             ]);
             let end = rate_end(&runs, &fits, CLAIMED[w], total);
+            let mechanism = if w == 2 { cost_vs_map(&runs) } else { String::new() };
             let holds = fits.last.as_ref().is_ok_and(|f| rate_holds(f, CLAIMED[w]));
             claims.push(Claim::judge(
                 format!("rate {} / {}", i + 1, name.split(' ').next().unwrap_or(name)),
@@ -137,7 +138,7 @@ pub fn section(
                 [&end],
                 holds,
                 format!(
-                    "fitted {} on [{}, {}] vs claimed {}: {words}",
+                    "fitted {} on [{}, {}] vs claimed {}: {words}{mechanism}",
                     fit_cell(&fits.last),
                     total / 10,
                     total,
@@ -169,6 +170,35 @@ pub fn section(
     ));
     report.table("drag_slopes", table);
     claims
+}
+
+/// The ratio cost error / map error at `T/10` and `T`. In the local quadratic regime the
+/// cost error falls like the square of the power-cell boundary displacement while the map
+/// error falls like the displacement itself, so the ratio shrinks; a steady ratio means the
+/// cost still tracks the map error (boundaries displaced by about a cell or more).
+fn cost_vs_map(runs: &Runs) -> String {
+    let (cost, map) = (runs.log_mean_curve(2), runs.log_mean_curve(1));
+    let at = |c: &[(f64, f64)], t: f64| c.iter().find(|p| p.0 >= t * 0.999).map(|p| p.1);
+    let end = cost.last().map_or(0.0, |p| p.0);
+    match (at(&cost, end / 10.0), at(&map, end / 10.0), at(&cost, end), at(&map, end)) {
+        (Some(c0), Some(m0), Some(c1), Some(m1)) => {
+            let (r0, r1) = (c0 / m0, c1 / m1);
+            let steady = (r1 / r0 - 1.0).abs() < 0.25;
+            format!(
+                "; cost / map error {:.3} at t = {:.0} and {:.3} at t = {end:.0}{}",
+                r0,
+                end / 10.0,
+                r1,
+                if steady {
+                    " (steady: the cost still falls like the map error, so the local quadratic \
+                     regime of the cost is not reached)"
+                } else {
+                    ""
+                }
+            )
+        }
+        _ => String::new(),
+    }
 }
 
 /// A dashed reference line `C t^p` through the first point of `pts`.

@@ -44,9 +44,15 @@ pub fn judge(outs: &[Outcome], setup: &Setup) -> Claims {
         let name = a.name();
         let rows: Vec<&Outcome> =
             setup.fractions.iter().filter_map(|&f| find(outs, &name, f, "lshfed")).collect();
-        let mut ends = vec![end_of(clean, rounds)];
-        ends.extend(rows.iter().map(|o| end_of(o, rounds)));
         let holds = rows.iter().all(|o| o.error.is_none() && o.acc >= clean.acc - DROP);
+        // A clean reference still rising can only widen a gap, so a miss rests on the
+        // attacked runs alone; agreement also needs the reference to have settled.
+        let clean_end = end_of(clean, rounds);
+        let mut ends: Vec<RunEnd> = rows.iter().map(|o| end_of(o, rounds)).collect();
+        if holds || matches!(clean_end, RunEnd::Failed(_)) {
+            ends.push(clean_end.clone());
+        }
+        let rising = if clean_end.converged() { "" } else { " (still rising)" };
         let worst =
             rows.iter().filter(|o| o.error.is_none()).min_by(|x, y| x.acc.total_cmp(&y.acc));
         let why = match worst {
@@ -74,7 +80,7 @@ pub fn judge(outs: &[Outcome], setup: &Setup) -> Claims {
             &ends,
             holds,
             format!(
-                "clean {}; {}{why}",
+                "clean {}{rising}; {}{why}",
                 clean.cell(),
                 rows.iter()
                     .map(|o| format!("{}: {}", pct(o.fraction), o.cell()))

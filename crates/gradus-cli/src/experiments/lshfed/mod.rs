@@ -72,7 +72,7 @@ pub fn run(ctx: &Ctx) -> ExpResult<Report> {
         seeds = s.seeds,
         plural = if s.seeds > 1 { "s" } else { "" },
         mode = if ctx.quick {
-            "quick mode; the full run uses 5 seeds, 50 rounds, 10-50%"
+            "quick mode; the full run uses 5 seeds, 50 rounds, 10-50% in steps of 10%"
         } else {
             "full mode"
         },

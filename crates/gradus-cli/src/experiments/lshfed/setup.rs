@@ -21,7 +21,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
          a shuffled equal share per client)",
     ),
     ("seeds", "seeds per setting (quick 2, full 5)"),
-    ("rounds", "communication rounds (quick 15, full 50)"),
+    ("rounds", "communication rounds (quick 30, full 50)"),
 ];
 
 /// Hyperplanes per layer (the official code's default).
@@ -95,7 +95,7 @@ impl Setup {
             }
         };
         let seeds: u64 = ctx.opt("seeds", ctx.pick(2, 5))?;
-        let rounds: usize = ctx.opt("rounds", ctx.pick(15, 50))?;
+        let rounds: usize = ctx.opt("rounds", ctx.pick(30, 50))?;
         if seeds == 0 || rounds < TAIL {
             return Err(format!("need seeds >= 1 and rounds >= {TAIL}").into());
         }
