@@ -14,6 +14,7 @@ mod diag_net;
 mod linear;
 mod logistic;
 mod matfac;
+pub mod newton;
 mod noise;
 mod quadratic;
 mod regression;

@@ -8,13 +8,14 @@ use gradus_dist::compression::theory::{
     FunctionClass, ef21_richtarik, eta_star_cgd, eta_star_ef, iteration_ratio, rho_cgd, rho_ef,
 };
 use gradus_dist::compression::worst_case::{
-    Grid, WorstCase, cgd_one_step_2d, iteration_matrix, one_step_lyapunov, spectral,
+    Grid, WorstCase, cgd_one_step_2d, one_step_lyapunov, spectral, stability_limit,
 };
 use gradus_dist::compression::{
     Chain, Cluster, Compressor, Ef, Ef21, Ef21Init, Identity, Method, NaturalCompression, RandK,
     ScaledIdentity, TopK,
 };
 use gradus_models::data::{classification, normal};
+use gradus_models::newton::{hessian_top_eigenvalue, newton_cg};
 use gradus_models::{Dense, Differentiable, LogisticRegression, Quadratic};
 use gradus_optim::{Agm, Optimizer, Trainer};
 use gradus_report::{Claim, Claims, Plot, Report, Scale, Series, Table, fmt_num};
@@ -267,45 +268,6 @@ fn theory_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> ExpRes
     Ok(())
 }
 
-/// The largest step below which the worst rate of `method` stays under 1 (bisection from
-/// the stable step `stable`), and how the worst case loses stability just above it.
-fn stability_limit(
-    method: Method,
-    fc: &FunctionClass,
-    eps: f64,
-    stable: f64,
-    grid: Grid,
-) -> ExpResult<(f64, &'static str)> {
-    let rate = |eta: f64| spectral(method, fc, eps, eta, grid).map(|w| w.rate);
-    let (mut lo, mut hi) = (stable, stable * 1.25);
-    while rate(hi)? < 1.0 {
-        lo = hi;
-        hi *= 1.25;
-        if hi > 100.0 / fc.mu {
-            return Ok((f64::INFINITY, "stable on the whole range"));
-        }
-    }
-    for _ in 0..50 {
-        let mid = 0.5 * (lo + hi);
-        if rate(mid)? < 1.0 { lo = mid } else { hi = mid }
-    }
-    let w = spectral(method, fc, eps, hi * (1.0 + 1e-6), grid)?;
-    if w.period == 2 {
-        return Ok((lo, "2-cycle of an alternating compressor"));
-    }
-    let m = iteration_matrix(method, hi, w.lambda, w.t.0);
-    let (tr, det) = (m[0][0] + m[1][1], m[0][0] * m[1][1] - m[0][1] * m[1][0]);
-    let disc = tr * tr - 4.0 * det;
-    let kind = if disc < 0.0 {
-        "complex pair on the unit circle"
-    } else if tr < 0.0 {
-        "eigenvalue -1: a 2-cycle"
-    } else {
-        "eigenvalue +1"
-    };
-    Ok((lo, kind))
-}
-
 /// A method's sweep for one eps: (method, eps, worst case per step, theory point
 /// `(eta*, rho)`, stability limit).
 type StepCurve = (Method, f64, Vec<(f64, WorstCase)>, (f64, f64), f64);
@@ -393,6 +355,7 @@ fn step_size_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> Exp
                     .map(|(e, w)| (*e, w.rate))
                     .unwrap_or((f64::NAN, f64::NAN));
                 let (limit, kind) = stability_limit(method, &fc, eps, theory.0, grid)?;
+                let kind = kind.describe();
                 // Candidate closed forms of the limit (derived here, not from the paper).
                 let s = eps.sqrt();
                 let guess = match method {
@@ -738,69 +701,6 @@ impl Differentiable<f64> for Average {
     }
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// The minimum of `f` by damped Newton with conjugate-gradient solves (Hessian-vector
-/// products only), to machine precision.
-fn minimise(f: &mut Average) -> ExpResult<(Vec<f64>, f64)> {
-    let d = f.num_params();
-    let (mut x, mut g) = (vec![0.0; d], vec![0.0; d]);
-    let mut fx = f.full_loss_grad(&x, &mut g)?;
-    for _ in 0..50 {
-        let gn = dot(&g, &g).sqrt();
-        if gn < 1e-14 {
-            break;
-        }
-        // Solve H p = -g.
-        let (mut p, mut res) = (vec![0.0; d], g.iter().map(|v| -v).collect::<Vec<_>>());
-        let mut dir = res.clone();
-        let mut hd = vec![0.0; d];
-        let mut rr = dot(&res, &res);
-        for _ in 0..4 * d {
-            f.hvp(&x, &dir, &mut hd)?;
-            let alpha = rr / dot(&dir, &hd);
-            p.iter_mut().zip(&dir).for_each(|(a, b)| *a += alpha * b);
-            res.iter_mut().zip(&hd).for_each(|(a, b)| *a -= alpha * b);
-            let rr1 = dot(&res, &res);
-            if rr1.sqrt() < 1e-3 * gn.min(1.0) * gn {
-                break;
-            }
-            dir.iter_mut().zip(&res).for_each(|(a, b)| *a = b + rr1 / rr * *a);
-            rr = rr1;
-        }
-        let mut step = 1.0;
-        loop {
-            let xn: Vec<f64> = x.iter().zip(&p).map(|(a, b)| a + step * b).collect();
-            let mut gn_new = vec![0.0; d];
-            let fn_new = f.full_loss_grad(&xn, &mut gn_new)?;
-            if fn_new <= fx || step < 1e-8 {
-                (x, g, fx) = (xn, gn_new, fn_new.min(fx));
-                break;
-            }
-            step *= 0.5;
-        }
-    }
-    Ok((x, fx))
-}
-
-/// Largest eigenvalue of the Hessian at `x` by power iteration.
-fn smoothness(f: &mut Average, x: &[f64]) -> ExpResult<f64> {
-    let d = x.len();
-    let mut v: Vec<f64> = (0..d).map(|i| 1.0 + (i as f64).sin()).collect();
-    let mut hv = vec![0.0; d];
-    let mut l = 0.0;
-    for _ in 0..200 {
-        let n = dot(&v, &v).sqrt();
-        v.iter_mut().for_each(|a| *a /= n);
-        f.hvp(x, &v, &mut hv)?;
-        l = dot(&v, &hv);
-        v.copy_from_slice(&hv);
-    }
-    Ok(l)
-}
-
 /// Builds a compressor for dimension `d` keeping `k` coordinates.
 type MakeCompressor = fn(usize, usize) -> gradus_core::Result<Box<dyn Compressor<f64>>>;
 
@@ -921,8 +821,9 @@ fn logistic_section(ctx: &Ctx, report: &mut Report) -> ExpResult<()> {
         parts.push(LogisticRegression::new(x, y, L2, m)?);
     }
     let mut eval = Average::new(parts.clone(), d);
-    let (_, f_star) = minimise(&mut eval)?;
-    let l = smoothness(&mut eval, &vec![0.0; d])?;
+    // The minimum to machine precision, and L as the top Hessian eigenvalue at 0.
+    let (_, f_star) = newton_cg(&mut eval, &vec![0.0; d], 50)?;
+    let l = hessian_top_eigenvalue(&mut eval, &vec![0.0; d], 200)?;
     report.text(format!(
         "## Logistic regression with {n} workers\n\n\
          Each worker holds {m} points of its own two-class Gaussian mixture ({features} \

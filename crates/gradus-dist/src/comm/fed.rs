@@ -5,8 +5,9 @@
 //! or the per-client LSH screen), then sends every rank the global update and the round's
 //! record.
 //!
-//! [`run`] follows [`Federation::run`] step for step (participants, per-client generator
-//! streams, local updates, Byzantine choice and attacks, policy, defence, accuracy), so for
+//! [`run`] calls the steps of [`Federation::run`] ([`crate::federated::round`]: participants,
+//! per-client generator streams, local updates, Byzantine choice and attacks, policy,
+//! defence, accuracy); only the gathering of the updates and the broadcast differ, so for
 //! the same configuration every rank returns the history `Federation::run` returns, bit for
 //! bit, whatever the number of ranks. The LSHFed protocol (reputation election) is not
 //! distributed: it is an [`Error::Unsupported`].
@@ -14,17 +15,15 @@
 //! Client updates travel as exact [`super::wire`] packets; a client whose local training hit
 //! a non-finite value is sent as such (the server sees a non-finite row, as in process).
 
-use gradus_core::{Error, Layout, Objective, Result, rng};
-use gradus_models::{Dense, SoftmaxRegression};
+use gradus_core::{Error, Layout, Result, rng};
+use gradus_models::SoftmaxRegression;
 use gradus_optim::Optimizer;
-use rand::seq::SliceRandom;
 
 use super::frame::{self, Head, Kind, Put, Reader};
 use super::{Transport, block, peer_error, tag, wire};
 use crate::federated::data::Dataset;
-use crate::federated::lsh::{LshCode, LshHasher, hamming};
-use crate::federated::sim::{Benchmark, Defense, FedConfig, FedHistory, RoundRecord};
-use crate::federated::{NonFinitePolicy, Updates};
+use crate::federated::round::{self, DefenseRule, RoundInfo};
+use crate::federated::sim::{Defense, FedConfig, FedHistory, RoundRecord};
 
 /// This rank's part of a federation: the datasets of its block of clients, and the server's
 /// and test sets (used on rank 0; the other ranks may pass them too, they are not read).
@@ -38,62 +37,6 @@ pub struct FedPart {
     pub server: Dataset,
     /// The test set.
     pub test: Dataset,
-}
-
-/// The `what` of a non-finite client update (as in the simulator).
-const CLIENT_UPDATE: &str = "client update (index is the client)";
-
-fn model(data: &Dataset, flip: bool, cfg: &FedConfig) -> Result<SoftmaxRegression<f64>> {
-    let k = data.classes;
-    let y = if flip {
-        let flipped = data.y.iter().map(|&c| (k - 1).checked_sub(c));
-        flipped.collect::<Option<Vec<usize>>>().ok_or_else(|| Error::InvalidShape {
-            what: "labels",
-            detail: format!("a label is not below {k}"),
-        })?
-    } else {
-        data.y.clone()
-    };
-    let x = Dense::from_row_major(data.len(), data.dim, data.x.clone())?;
-    SoftmaxRegression::new(x, y, k, cfg.l2, cfg.batch.clamp(1, data.len()))
-}
-
-fn local_update<O, F>(
-    m: &mut SoftmaxRegression<f64>,
-    global: &[f64],
-    cfg: &FedConfig,
-    make_opt: &F,
-    mut r: gradus_core::Rng,
-) -> Result<Vec<f64>>
-where
-    O: Optimizer<f64>,
-    F: Fn(Layout) -> Result<O>,
-{
-    let mut opt = make_opt(m.layout())?;
-    let mut p = global.to_vec();
-    let mut g = vec![0.0; global.len()];
-    for _ in 0..cfg.local_steps {
-        m.loss_grad(&p, &mut g, &mut r)?;
-        opt.step(&mut p, &g)?;
-    }
-    p.iter_mut().zip(global).for_each(|(p, g)| *p -= g);
-    Ok(p)
-}
-
-/// Maps a defence's per-row error to the client id (as the simulator does).
-fn name_client(e: Error, ids: &[usize]) -> Error {
-    match e {
-        Error::NonFinite { what, index } => match ids.get(index) {
-            Some(&id) if what.ends_with("(index is the client)") => {
-                Error::NonFinite { what, index: id }
-            }
-            Some(&id) if what.ends_with("(index is the row)") => {
-                Error::NonFinite { what: CLIENT_UPDATE, index: id }
-            }
-            _ => Error::NonFinite { what, index },
-        },
-        e => e,
-    }
 }
 
 /// Runs `cfg.rounds` rounds from the zero model on this rank (a collective call: every rank
@@ -114,8 +57,6 @@ where
     if matches!(cfg.defense, Defense::LshFed { .. }) {
         return Err(Error::Unsupported("the LSHFed protocol over ranks".into()));
     }
-    gradus_core::validate::unit_interval("byzantine_fraction", cfg.byzantine_fraction)?;
-    cfg.attack.validate()?;
     let n = part.clients;
     if n < ranks {
         return Err(Error::InvalidShape {
@@ -125,42 +66,22 @@ where
     }
     let mine = block(n, ranks, rank);
     gradus_core::validate::same_len("clients on this rank", mine.len(), part.local.len())?;
-    if cfg.participants == 0 || cfg.participants > n {
-        return Err(Error::hyper("participants", cfg.participants as f64, "need 1..=clients"));
-    }
+    round::check_config(cfg, n)?;
     let test_set = &part.test;
-    if test_set.classes < 2 {
-        return Err(Error::hyper("classes", test_set.classes as f64, "need at least 2 classes"));
-    }
-    for (i, c) in part.local.iter().chain([&part.server, test_set]).enumerate() {
-        c.validate()?;
-        if c.is_empty() || c.dim != test_set.dim || c.classes != test_set.classes {
-            return Err(Error::InvalidShape {
-                what: "federation",
-                detail: format!(
-                    "set {i} (this rank's clients, then server, then test) is empty or has \
-                     another dimension or class count"
-                ),
-            });
-        }
-    }
-    let layout =
-        Layout::new().matrix("W", test_set.classes, test_set.dim)?.vector("b", test_set.classes)?;
+    let sets = part.local.iter().chain([&part.server, test_set]);
+    round::check_sets(sets, test_set, "this rank's clients, then server, then test")?;
+    let layout = round::layout(test_set)?;
     let dim = layout.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut rng::stream(cfg.seed, 1));
-    let mut byzantine: Vec<usize> =
-        order[..(cfg.byzantine_fraction * n as f64).floor() as usize].to_vec();
-    byzantine.sort_unstable();
+    let byzantine = round::byzantine_clients(n, cfg);
     let is_byz = |i: usize| byzantine.binary_search(&i).is_ok();
     let flip = cfg.attack.flips_labels();
     let mut models = mine
         .clone()
         .zip(&part.local)
-        .map(|(i, d)| model(d, flip && is_byz(i), cfg))
+        .map(|(i, d)| round::client_model(d, flip && is_byz(i), cfg))
         .collect::<Result<Vec<_>>>()?;
     let mut server = Server::new(part, cfg, &layout, rank == 0)?;
-    let mut test = model(test_set, false, cfg)?;
+    let mut test = round::client_model(test_set, false, cfg)?;
     let chance = 1.0 / test_set.classes as f64;
     let mut params = vec![0.0; dim];
     let initial_accuracy = 1.0 - test.error_rate(&params)?;
@@ -173,31 +94,19 @@ where
     let mut update = vec![0.0; dim];
     for t in 0..cfg.rounds {
         if diverged {
-            rounds.push(RoundRecord {
-                accuracy: chance,
-                byzantine: 0,
-                flagged: None,
-                true_positives: 0,
-                clean_win: None,
-                clean_group: None,
-                code_bits: 0,
-                full_bits: 0,
-                dropped: 0,
-            });
+            rounds.push(RoundRecord::after_divergence(chance));
             continue;
         }
-        let mut all: Vec<usize> = (0..n).collect();
-        all.shuffle(&mut rng::stream(rng::derive_seed(cfg.seed, 3), t as u64));
-        let mut participants = all[..cfg.participants].to_vec();
-        participants.sort_unstable();
-        let round_seed = rng::derive_seed(cfg.seed, 1000 + t as u64);
+        let participants = round::uniform_participants(n, cfg, t);
+        let round_seed = round::round_seed(cfg, t);
         // This rank's participants, in id order.
         let trained: Vec<(usize, Result<Vec<f64>>)> = participants
             .iter()
             .filter(|&&c| mine.contains(&c))
             .map(|&c| {
                 let m = &mut models[c - mine.start];
-                (c, local_update(m, &params, cfg, &make_opt, rng::stream(round_seed, c as u64)))
+                let r = rng::stream(round_seed, c as u64);
+                (c, round::local_update(m, &params, cfg, &make_opt, r))
             })
             .collect();
         let head =
@@ -215,9 +124,8 @@ where
                 .and_then(|mut rec| {
                     // The record every rank gets carries the accuracy after the update.
                     let mut next = params.clone();
-                    let mut div = false;
-                    apply(&mut next, &update, &mut div);
-                    rec.accuracy = if div { chance } else { 1.0 - test.error_rate(&next)? };
+                    let finite = round::apply_update(&mut next, &update);
+                    rec.accuracy = if finite { 1.0 - test.error_rate(&next)? } else { chance };
                     Ok(rec)
                 });
             frame::begin(&mut buf, head(0, Kind::FedDown));
@@ -240,7 +148,7 @@ where
                 }
             }
             let rec = outcome?;
-            apply(&mut params, &update, &mut diverged);
+            diverged = !round::apply_update(&mut params, &update);
             rec
         } else {
             frame::begin(&mut buf, head(rank, Kind::FedUp));
@@ -261,7 +169,7 @@ where
             }
             frame::seal(&mut buf);
             transport.send(0, tag::FED, &buf)?;
-            let bytes = super::recv_reply(transport, tag::FED)?;
+            let bytes = transport.recv(0, tag::FED)?;
             let mut rd = Reader::open(&bytes, 0, Kind::FedDown, t as u64, round_seed)?;
             match rd.u8()? {
                 0 => {
@@ -270,7 +178,7 @@ where
                         *u = rd.f64()?;
                     }
                     rd.finish()?;
-                    apply(&mut params, &update, &mut diverged);
+                    diverged = !round::apply_update(&mut params, &update);
                     rec
                 }
                 1 => return Err(frame::get_error(&mut rd)?),
@@ -280,11 +188,6 @@ where
         rounds.push(rec);
     }
     Ok(FedHistory { initial_accuracy, rounds, byzantine, params, diverged })
-}
-
-fn apply(params: &mut [f64], update: &[f64], diverged: &mut bool) {
-    params.iter_mut().zip(update).for_each(|(p, d)| *p += d);
-    *diverged = !params.iter().all(|x| x.is_finite());
 }
 
 fn put_record(b: &mut Vec<u8>, r: &RoundRecord) {
@@ -336,11 +239,10 @@ fn get_record(rd: &mut Reader<'_>) -> Result<RoundRecord> {
     })
 }
 
-/// Rank 0's state: the server's model, the LSH hasher and benchmark.
+/// Rank 0's state: the server's model and the defence.
 struct Server {
     own: SoftmaxRegression<f64>,
-    hasher: Option<LshHasher>,
-    benchmark: Option<LshCode>,
+    defense: Box<dyn DefenseRule>,
     dim: usize,
     clients: usize,
 }
@@ -353,37 +255,27 @@ impl Server {
         if !on {
             return Ok(None);
         }
-        let hasher = match &cfg.defense {
-            Defense::LshScreen { r, .. } => {
-                Some(LshHasher::new(layout, *r, rng::derive_seed(cfg.seed, 7))?)
-            }
-            _ => None,
-        };
         Ok(Some(Server {
-            own: model(&part.server, false, cfg)?,
-            hasher,
-            benchmark: None,
+            own: round::client_model(&part.server, false, cfg)?,
+            defense: round::defense_rule(&cfg.defense, layout, part.clients, cfg.seed)?,
             dim: layout.len(),
             clients: part.clients,
         }))
     }
 
-    /// Round 0's benchmark: the server's own update from the initial model.
+    /// Before round 0 (the LSH screen's first benchmark).
     fn start<O: Optimizer<f64>, F: Fn(Layout) -> Result<O>>(
         &mut self,
         params: &[f64],
         cfg: &FedConfig,
         make_opt: &F,
     ) -> Result<()> {
-        if let Some(h) = &self.hasher {
-            let own = local_update(&mut self.own, params, cfg, make_opt, rng::stream(cfg.seed, 2))?;
-            self.benchmark = Some(h.hash(&own)?);
-        }
-        Ok(())
+        let own = &mut self.own;
+        self.defense.start(&mut |r| round::local_update(own, params, cfg, make_opt, r))
     }
 
     /// Gathers the participants' updates (own clients first, then each rank's in rank
-    /// order: together, id order), then attack, policy and defence as in the simulator.
+    /// order: together, id order), then [`round::server_round`] as in the simulator.
     #[allow(clippy::too_many_arguments)]
     fn round<X: Transport, O: Optimizer<f64>, F: Fn(Layout) -> Result<O>>(
         &mut self,
@@ -463,118 +355,10 @@ impl Server {
         if let Some(e) = failed {
             return Err(e);
         }
-        let finite_row =
-            |rows: &[f64], p: usize| rows[p * dim..(p + 1) * dim].iter().all(|x| x.is_finite());
-        let byz_pos: Vec<usize> = (0..q).filter(|&p| is_byz(participants[p])).collect();
-        if !byz_pos.is_empty() {
-            let honest_pos: Vec<usize> =
-                (0..q).filter(|&p| !is_byz(participants[p]) && finite_row(&rows, p)).collect();
-            let gather = |pos: &[usize]| {
-                let mut v = Vec::with_capacity(pos.len() * dim);
-                pos.iter().for_each(|&p| v.extend_from_slice(&rows[p * dim..(p + 1) * dim]));
-                v
-            };
-            let (h, own) = (gather(&honest_pos), gather(&byz_pos));
-            let honest = if honest_pos.is_empty() {
-                None
-            } else {
-                Some(Updates::new(&h, honest_pos.len(), dim)?)
-            };
-            let crafted = cfg.attack.craft(
-                honest,
-                Updates::new(&own, byz_pos.len(), dim)?,
-                rng::derive_seed(round_seed, 99),
-                cfg.par,
-            )?;
-            for (k, &p) in byz_pos.iter().enumerate() {
-                rows[p * dim..(p + 1) * dim].copy_from_slice(&crafted[k * dim..(k + 1) * dim]);
-            }
-        }
-        let bad = Updates::new(&rows, q, dim)?.non_finite_rows(cfg.par);
-        if let (NonFinitePolicy::Reject, Some(&p)) = (cfg.policy, bad.first()) {
-            return Err(Error::NonFinite { what: CLIENT_UPDATE, index: participants[p] });
-        }
-        let kept: Vec<usize> = (0..q).filter(|p| bad.binary_search(p).is_err()).collect();
-        if kept.is_empty() {
-            return Err(Error::InvalidShape {
-                what: "client updates",
-                detail: format!("round {t}: no finite client update left"),
-            });
-        }
-        if !bad.is_empty() {
-            let mut sub = Vec::with_capacity(kept.len() * dim);
-            kept.iter().for_each(|&p| sub.extend_from_slice(&rows[p * dim..(p + 1) * dim]));
-            rows = sub;
-        }
-        let u = Updates::new(&rows, kept.len(), dim)?;
-        let kept_ids: Vec<usize> = kept.iter().map(|&p| participants[p]).collect();
-        let mut rec = RoundRecord {
-            accuracy: 0.0,
-            byzantine: byz_pos.len(),
-            flagged: None,
-            true_positives: 0,
-            clean_win: None,
-            clean_group: None,
-            code_bits: 0,
-            full_bits: 0,
-            dropped: bad.len(),
-        };
-        let excluded_stats = |used: &[usize], rec: &mut RoundRecord| {
-            let left_out = |p: &usize| match kept.binary_search(p) {
-                Ok(k) => !used.contains(&k),
-                Err(_) => true,
-            };
-            let ex: Vec<usize> = (0..q).filter(left_out).collect();
-            rec.flagged = Some(ex.len());
-            rec.true_positives = ex.iter().filter(|&&p| is_byz(participants[p])).count();
-        };
-        let vector = match &cfg.defense {
-            Defense::Aggregate(agg) => {
-                let a =
-                    agg.aggregate(u, cfg.policy, cfg.par).map_err(|e| name_client(e, &kept_ids))?;
-                rec.dropped += a.dropped.len();
-                if !a.selected.is_empty() {
-                    excluded_stats(&a.selected, &mut rec);
-                }
-                a.vector
-            }
-            Defense::LshScreen { screen, then, benchmark: which, .. } => {
-                let h =
-                    self.hasher.as_ref().ok_or_else(|| Error::Unsupported("no hasher".into()))?;
-                if *which == Benchmark::ServerUpdate && t > 0 {
-                    let r = rng::stream(rng::derive_seed(cfg.seed, 4), t as u64);
-                    let own = local_update(&mut self.own, params, cfg, make_opt, r)?;
-                    self.benchmark = Some(h.hash(&own)?);
-                }
-                let b = self
-                    .benchmark
-                    .as_ref()
-                    .ok_or_else(|| Error::Unsupported("no benchmark".into()))?;
-                let codes = h.hash_rows(u, cfg.par).map_err(|e| name_client(e, &kept_ids))?;
-                let dist = codes.iter().map(|c| hamming(c, b)).collect::<Result<Vec<_>>>()?;
-                let flags = screen.flag(&dist, h.bits())?;
-                let used: Vec<usize> = (0..u.n()).filter(|&k| !flags[k]).collect();
-                excluded_stats(&used, &mut rec);
-                let mut sub = Vec::with_capacity(used.len() * dim);
-                used.iter().for_each(|&k| sub.extend_from_slice(u.row(k)));
-                let used_ids: Vec<usize> = used.iter().map(|&k| kept_ids[k]).collect();
-                let a = then
-                    .aggregate(Updates::new(&sub, used.len(), dim)?, cfg.policy, cfg.par)
-                    .map_err(|e| name_client(e, &used_ids))?;
-                rec.dropped += a.dropped.len();
-                rec.code_bits = u.n() * h.bits();
-                rec.full_bits = u.n() * 32 * dim;
-                if *which == Benchmark::PreviousAggregate && a.vector.iter().all(|x| x.is_finite())
-                {
-                    self.benchmark = Some(h.hash(&a.vector)?);
-                }
-                a.vector
-            }
-            Defense::LshFed { .. } => {
-                return Err(Error::Unsupported("the LSHFed protocol over ranks".into()));
-            }
-        };
-        gradus_core::validate::same_len("global update", dim, vector.len())?;
+        let info = RoundInfo { t, seed: round_seed, participants, is_byz, cfg };
+        let own = &mut self.own;
+        let mut own = |r| round::local_update(own, params, cfg, make_opt, r);
+        let (rec, vector) = round::server_round(rows, dim, &info, self.defense.as_mut(), &mut own)?;
         update.copy_from_slice(&vector);
         Ok(rec)
     }

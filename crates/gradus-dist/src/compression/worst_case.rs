@@ -225,3 +225,77 @@ pub fn cgd_one_step_2d(fc: &FunctionClass, eps: f64, eta: f64, n: usize) -> Resu
     }
     Ok(best)
 }
+
+/// How the worst case of [`spectral`] loses stability just above a [`stability_limit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instability {
+    /// No loss of stability: the rate stays below 1 for every step up to `100 / mu`.
+    None,
+    /// A 2-cycle of an alternating compressor is the first unstable case.
+    AlternatingCycle,
+    /// A complex pair of eigenvalues of the iteration crosses the unit circle.
+    ComplexPair,
+    /// An eigenvalue crosses -1 (a 2-cycle of the iteration).
+    MinusOne,
+    /// An eigenvalue crosses +1.
+    PlusOne,
+}
+
+impl Instability {
+    /// A phrase for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Instability::None => "stable on the whole range",
+            Instability::AlternatingCycle => "2-cycle of an alternating compressor",
+            Instability::ComplexPair => "complex pair on the unit circle",
+            Instability::MinusOne => "eigenvalue -1: a 2-cycle",
+            Instability::PlusOne => "eigenvalue +1",
+        }
+    }
+}
+
+/// The largest step below which the [`spectral`] worst rate of `method` stays under 1, and
+/// how the worst case loses stability just above it. The search starts from a step
+/// `stable` whose rate is below 1, grows it by factors of 1.25 until the rate reaches 1
+/// (giving up at `100 / mu`: the limit is then infinite), then bisects 50 times; the
+/// returned step is the stable end of the final bracket.
+///
+/// Errors on the inputs [`spectral`] rejects, or if `stable` is not a stable step.
+pub fn stability_limit(
+    method: Method,
+    fc: &FunctionClass,
+    eps: f64,
+    stable: f64,
+    grid: Grid,
+) -> Result<(f64, Instability)> {
+    let rate = |eta: f64| spectral(method, fc, eps, eta, grid).map(|w| w.rate);
+    if !(rate(stable)? < 1.0) {
+        return Err(Error::hyper("stable", stable, "the worst rate at this step is not below 1"));
+    }
+    let (mut lo, mut hi) = (stable, stable * 1.25);
+    while rate(hi)? < 1.0 {
+        lo = hi;
+        hi *= 1.25;
+        if hi > 100.0 / fc.mu {
+            return Ok((f64::INFINITY, Instability::None));
+        }
+    }
+    for _ in 0..50 {
+        let mid = 0.5 * (lo + hi);
+        if rate(mid)? < 1.0 { lo = mid } else { hi = mid }
+    }
+    let w = spectral(method, fc, eps, hi * (1.0 + 1e-6), grid)?;
+    if w.period == 2 {
+        return Ok((lo, Instability::AlternatingCycle));
+    }
+    let m = iteration_matrix(method, hi, w.lambda, w.t.0);
+    let (tr, det) = (m[0][0] + m[1][1], m[0][0] * m[1][1] - m[0][1] * m[1][0]);
+    let kind = if tr * tr - 4.0 * det < 0.0 {
+        Instability::ComplexPair
+    } else if tr < 0.0 {
+        Instability::MinusOne
+    } else {
+        Instability::PlusOne
+    };
+    Ok((lo, kind))
+}

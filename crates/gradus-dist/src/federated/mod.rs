@@ -12,7 +12,9 @@
 //!   screening rule built on the same codes.
 //! - [`sim`]: a federated simulator (IID / Dirichlet clients, local steps with any gradus
 //!   optimizer, partial participation, Byzantine clients, any defence), deterministic for a
-//!   seed whatever the thread count.
+//!   seed whatever the thread count; [`round`]: its named steps (participants, local
+//!   updates, attack, non-finite policy, one type per defence behind a trait) and the seed
+//!   streams, shared with the rank version [`crate::comm::fed`].
 //! - [`data`]: synthetic generators, client splits, CIFAR-10 binary and LEAF FEMNIST loaders.
 //! - [`mtrl`]: BR-MTRL (paper 09), multi-task representation learning with a shared
 //!   representation, personal heads and robust aggregation of the representation.
@@ -24,6 +26,7 @@ pub mod gram;
 pub mod lsh;
 pub mod lshfed;
 pub mod mtrl;
+pub mod round;
 pub mod screening;
 mod sha256;
 pub mod sim;

@@ -3,23 +3,24 @@
 //! [`Attack`], and a server defence (any [`Aggregator`], per-client LSH screening, or the
 //! LSHFed protocol).
 //!
-//! Every random choice draws from a stream indexed by (purpose, round, client), and clients
-//! are trained in parallel but collected in a fixed order, so a run is bit-identical for a
-//! seed whatever the thread count.
+//! Every random choice draws from a stream indexed by (purpose, round, client) (the list is
+//! in [`super::round::stream`]), and clients are trained in parallel but collected in a
+//! fixed order, so a run is bit-identical for a seed whatever the thread count. The steps of
+//! a round are in [`super::round`], shared with the rank version [`crate::comm::fed`]; each
+//! [`Defense`] is a type implementing the `DefenseRule` trait there.
 
-use gradus_core::{Error, Layout, Objective, Par, Result, rng};
-use gradus_models::{Dense, SoftmaxRegression};
+use gradus_core::{Error, Layout, Par, Result, rng};
+use gradus_models::SoftmaxRegression;
 use gradus_optim::Optimizer;
-use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
+use super::NonFinitePolicy;
 use super::aggregate::Aggregator;
 use super::attack::Attack;
 use super::data::Dataset;
-use super::lsh::{LshCode, LshHasher, hamming};
-use super::lshfed::{Grouping, ReputationScore, Verifier};
+use super::lshfed::{Grouping, ReputationScore};
+use super::round::{self, RoundInfo};
 use super::screening::HammingScreen;
-use super::{NonFinitePolicy, Updates};
 
 /// How the server turns the round's client updates into the global update.
 #[derive(Debug, Clone, PartialEq)]
@@ -253,21 +254,8 @@ impl Federation {
         if clients.is_empty() {
             return Err(Error::InvalidShape { what: "federation", detail: "no clients".into() });
         }
-        if test.classes < 2 {
-            return Err(Error::hyper("classes", test.classes as f64, "need at least 2 classes"));
-        }
-        for (i, c) in clients.iter().chain([&server, &test]).enumerate() {
-            c.validate()?;
-            if c.is_empty() || c.dim != test.dim || c.classes != test.classes {
-                return Err(Error::InvalidShape {
-                    what: "federation",
-                    detail: format!(
-                        "set {i} (clients first, then server, then test) is empty or has \
-                         another dimension or class count"
-                    ),
-                });
-            }
-        }
+        let sets = clients.iter().chain([&server, &test]);
+        round::check_sets(sets, &test, "clients first, then server, then test")?;
         Ok(Federation { clients, server, test })
     }
 
@@ -278,322 +266,120 @@ impl Federation {
 
     /// The parameter layout of the softmax model: `W` (`classes x dim`) then `b`.
     pub fn layout(&self) -> Result<Layout> {
-        Layout::new().matrix("W", self.test.classes, self.test.dim)?.vector("b", self.test.classes)
-    }
-
-    fn model(&self, data: &Dataset, flip: bool, cfg: &FedConfig) -> Result<SoftmaxRegression<f64>> {
-        let k = data.classes;
-        let y = if flip {
-            // Labels are below `k` (checked by `Federation::new`); checked anyway.
-            let flipped = data.y.iter().map(|&c| (k - 1).checked_sub(c));
-            flipped.collect::<Option<Vec<usize>>>().ok_or_else(|| Error::InvalidShape {
-                what: "labels",
-                detail: format!("a label is not below {k}"),
-            })?
-        } else {
-            data.y.clone()
-        };
-        let x = Dense::from_row_major(data.len(), data.dim, data.x.clone())?;
-        SoftmaxRegression::new(x, y, k, cfg.l2, cfg.batch.clamp(1, data.len()))
+        round::layout(&self.test)
     }
 
     /// Runs `cfg.rounds` rounds from the zero model; `make_opt` builds each client's local
     /// optimizer for the model layout (fresh every round, as in FedAvg).
+    ///
+    /// Each round: participants (uniform, or elected by the LSHFed verifier), their local
+    /// updates in parallel, then the server's attack simulation, non-finite policy and
+    /// defence, and the test accuracy of the new global model (the steps are in
+    /// [`round`]). The seed streams are listed in [`round::stream`].
     pub fn run<O, F>(&self, cfg: &FedConfig, make_opt: F) -> Result<FedHistory>
     where
         O: Optimizer<f64>,
         F: Fn(Layout) -> Result<O> + Sync,
     {
-        gradus_core::validate::unit_interval("byzantine_fraction", cfg.byzantine_fraction)?;
-        cfg.attack.validate()?;
         let n = self.clients.len();
-        if cfg.participants == 0 || cfg.participants > n {
-            return Err(Error::hyper("participants", cfg.participants as f64, "need 1..=clients"));
-        }
+        round::check_config(cfg, n)?;
         let layout = self.layout()?;
         let dim = layout.len();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut rng::stream(cfg.seed, 1));
-        let mut byzantine: Vec<usize> =
-            order[..(cfg.byzantine_fraction * n as f64).floor() as usize].to_vec();
-        byzantine.sort_unstable();
+        let byzantine = round::byzantine_clients(n, cfg);
         let is_byz = |i: usize| byzantine.binary_search(&i).is_ok();
         let flip = cfg.attack.flips_labels();
         let mut models = (0..n)
-            .map(|i| self.model(&self.clients[i], flip && is_byz(i), cfg))
+            .map(|i| round::client_model(&self.clients[i], flip && is_byz(i), cfg))
             .collect::<Result<Vec<_>>>()?;
-        let mut test = self.model(&self.test, false, cfg)?;
-        let mut server = self.model(&self.server, false, cfg)?;
+        let mut test = round::client_model(&self.test, false, cfg)?;
+        let mut server = round::client_model(&self.server, false, cfg)?;
         let chance = 1.0 / self.test.classes as f64;
 
         let mut params = vec![0.0; dim];
         let initial_accuracy = 1.0 - test.error_rate(&params)?;
-        let (mut verifier, mut hasher) = (None, None);
-        match &cfg.defense {
-            Defense::LshFed { r, score, .. } => {
-                let h = LshHasher::new(&layout, *r, rng::derive_seed(cfg.seed, 7))?;
-                verifier =
-                    Some(Verifier::new(h, n, rng::derive_seed(cfg.seed, 8)).with_score(*score));
-            }
-            Defense::LshScreen { r, .. } => {
-                hasher = Some(LshHasher::new(&layout, *r, rng::derive_seed(cfg.seed, 7))?);
-            }
-            Defense::Aggregate(_) => {}
-        }
-        // Round 0 benchmark: the verifier's own local update from the initial model.
-        let mut benchmark: Option<LshCode> = None;
-        if verifier.is_some() || hasher.is_some() {
-            let own = local_update(&mut server, &params, cfg, &make_opt, rng::stream(cfg.seed, 2))?;
-            if let Some(v) = verifier.as_mut() {
-                v.set_benchmark(&own)?;
-            }
-            if let Some(h) = &hasher {
-                benchmark = Some(h.hash(&own)?);
-            }
-        }
+        let mut defense = round::defense_rule(&cfg.defense, &layout, n, cfg.seed)?;
+        defense.start(&mut |r| round::local_update(&mut server, &params, cfg, &make_opt, r))?;
 
         // Not presized: `cfg.rounds` is caller-controlled.
         let mut rounds = Vec::new();
         let mut diverged = false;
         for t in 0..cfg.rounds {
             if diverged {
-                rounds.push(RoundRecord {
-                    accuracy: chance,
-                    byzantine: 0,
-                    flagged: None,
-                    true_positives: 0,
-                    clean_win: None,
-                    clean_group: None,
-                    code_bits: 0,
-                    full_bits: 0,
-                    dropped: 0,
-                });
+                rounds.push(RoundRecord::after_divergence(chance));
                 continue;
             }
-            let participants: Vec<usize> = match &verifier {
-                Some(v) => v.elect(t as u64, cfg.participants),
-                None => {
-                    let mut all: Vec<usize> = (0..n).collect();
-                    all.shuffle(&mut rng::stream(rng::derive_seed(cfg.seed, 3), t as u64));
-                    let mut p = all[..cfg.participants].to_vec();
-                    p.sort_unstable();
-                    p
-                }
-            };
-            let round_seed = rng::derive_seed(cfg.seed, 1000 + t as u64);
-            let mut chosen = vec![usize::MAX; n];
-            participants.iter().enumerate().for_each(|(pos, &c)| chosen[c] = pos);
-            let train = |(i, m): (usize, &mut SoftmaxRegression<f64>)| {
-                let r = rng::stream(round_seed, i as u64);
-                (chosen[i], local_update(m, &params, cfg, &make_opt, r))
-            };
-            let selected: Vec<(usize, &mut SoftmaxRegression<f64>)> =
-                models.iter_mut().enumerate().filter(|(i, _)| chosen[*i] != usize::MAX).collect();
-            // Every client's outcome is kept and scanned in participant order, so which error
-            // is reported does not depend on the thread count.
-            let mut trained: Vec<(usize, Result<Vec<f64>>)> = if cfg.par.is_parallel() {
-                selected.into_par_iter().map(train).collect()
-            } else {
-                selected.into_iter().map(train).collect()
-            };
-            trained.sort_by_key(|(pos, _)| *pos);
-            let q = participants.len();
-            // A client whose local training hit a non-finite value sends a non-finite update;
-            // the policy decides below, after the attack, like for any other such update.
-            let mut rows: Vec<f64> = Vec::with_capacity(q * dim);
-            for (_, r) in trained {
-                match r {
-                    Ok(u) => rows.extend_from_slice(&u),
-                    Err(Error::NonFinite { .. }) => rows.resize(rows.len() + dim, f64::NAN),
-                    Err(e) => return Err(e),
-                }
-            }
-            let finite_row = |p: usize| rows[p * dim..(p + 1) * dim].iter().all(|x| x.is_finite());
-            let byz_pos: Vec<usize> = (0..q).filter(|&p| is_byz(participants[p])).collect();
-            if !byz_pos.is_empty() {
-                // The adversary sees the honest updates that can be sent (finite ones).
-                let honest_pos: Vec<usize> =
-                    (0..q).filter(|&p| !is_byz(participants[p]) && finite_row(p)).collect();
-                let gather = |pos: &[usize]| {
-                    let mut v = Vec::with_capacity(pos.len() * dim);
-                    pos.iter().for_each(|&p| v.extend_from_slice(&rows[p * dim..(p + 1) * dim]));
-                    v
-                };
-                let (h, own) = (gather(&honest_pos), gather(&byz_pos));
-                let honest = if honest_pos.is_empty() {
-                    None
-                } else {
-                    Some(Updates::new(&h, honest_pos.len(), dim)?)
-                };
-                let crafted = cfg.attack.craft(
-                    honest,
-                    Updates::new(&own, byz_pos.len(), dim)?,
-                    rng::derive_seed(round_seed, 99),
-                    cfg.par,
-                )?;
-                for (k, &p) in byz_pos.iter().enumerate() {
-                    rows[p * dim..(p + 1) * dim].copy_from_slice(&crafted[k * dim..(k + 1) * dim]);
-                }
-            }
-            // The policy, once, before any defence: every defence then sees finite updates.
-            let bad = Updates::new(&rows, q, dim)?.non_finite_rows(cfg.par);
-            if let (NonFinitePolicy::Reject, Some(&p)) = (cfg.policy, bad.first()) {
-                return Err(Error::NonFinite { what: CLIENT_UPDATE, index: participants[p] });
-            }
-            let kept: Vec<usize> = (0..q).filter(|p| bad.binary_search(p).is_err()).collect();
-            if kept.is_empty() {
-                return Err(Error::InvalidShape {
-                    what: "client updates",
-                    detail: format!("round {t}: no finite client update left"),
-                });
-            }
-            if !bad.is_empty() {
-                let mut sub = Vec::with_capacity(kept.len() * dim);
-                kept.iter().for_each(|&p| sub.extend_from_slice(&rows[p * dim..(p + 1) * dim]));
-                rows = sub;
-            }
-            let u = Updates::new(&rows, kept.len(), dim)?;
-            let kept_ids: Vec<usize> = kept.iter().map(|&p| participants[p]).collect();
-            let mut rec = RoundRecord {
-                accuracy: 0.0,
-                byzantine: byz_pos.len(),
-                flagged: None,
-                true_positives: 0,
-                clean_win: None,
-                clean_group: None,
-                code_bits: 0,
-                full_bits: 0,
-                dropped: bad.len(),
-            };
-            // Participants (positions) left out of the update: dropped ones and those whose
-            // row `k` of `u` is not in `used`.
-            let excluded_stats = |used: &[usize], rec: &mut RoundRecord| {
-                let left_out = |p: &usize| match kept.binary_search(p) {
-                    Ok(k) => !used.contains(&k),
-                    Err(_) => true,
-                };
-                let ex: Vec<usize> = (0..q).filter(left_out).collect();
-                rec.flagged = Some(ex.len());
-                rec.true_positives = ex.iter().filter(|&&p| is_byz(participants[p])).count();
-            };
-            let update = match &cfg.defense {
-                Defense::Aggregate(agg) => {
-                    let a = agg
-                        .aggregate(u, cfg.policy, cfg.par)
-                        .map_err(|e| name_client(e, &kept_ids))?;
-                    rec.dropped += a.dropped.len();
-                    if !a.selected.is_empty() {
-                        excluded_stats(&a.selected, &mut rec);
-                    }
-                    a.vector
-                }
-                Defense::LshScreen { screen, then, benchmark: which, .. } => {
-                    let h =
-                        hasher.as_ref().ok_or_else(|| Error::Unsupported("no hasher".into()))?;
-                    if *which == Benchmark::ServerUpdate && t > 0 {
-                        let r = rng::stream(rng::derive_seed(cfg.seed, 4), t as u64);
-                        let own = local_update(&mut server, &params, cfg, &make_opt, r)?;
-                        benchmark = Some(h.hash(&own)?);
-                    }
-                    let b = benchmark
-                        .as_ref()
-                        .ok_or_else(|| Error::Unsupported("no benchmark".into()))?;
-                    let codes = h.hash_rows(u, cfg.par).map_err(|e| name_client(e, &kept_ids))?;
-                    let dist = codes.iter().map(|c| hamming(c, b)).collect::<Result<Vec<_>>>()?;
-                    let flags = screen.flag(&dist, h.bits())?;
-                    let used: Vec<usize> = (0..u.n()).filter(|&k| !flags[k]).collect();
-                    excluded_stats(&used, &mut rec);
-                    let mut sub = Vec::with_capacity(used.len() * dim);
-                    used.iter().for_each(|&k| sub.extend_from_slice(u.row(k)));
-                    let used_ids: Vec<usize> = used.iter().map(|&k| kept_ids[k]).collect();
-                    let a = then
-                        .aggregate(Updates::new(&sub, used.len(), dim)?, cfg.policy, cfg.par)
-                        .map_err(|e| name_client(e, &used_ids))?;
-                    rec.dropped += a.dropped.len();
-                    rec.code_bits = u.n() * h.bits();
-                    rec.full_bits = u.n() * 32 * dim;
-                    if *which == Benchmark::PreviousAggregate
-                        && a.vector.iter().all(|x| x.is_finite())
-                    {
-                        benchmark = Some(h.hash(&a.vector)?);
-                    }
-                    a.vector
-                }
-                Defense::LshFed { groups, grouping, .. } => {
-                    let v = verifier
-                        .as_mut()
-                        .ok_or_else(|| Error::Unsupported("no verifier".into()))?;
-                    let vr = v
-                        .round(&kept_ids, u, *groups, *grouping, cfg.par)
-                        .map_err(|e| name_client(e, &kept_ids))?;
-                    let winners = &vr.groups[vr.winner];
-                    let used: Vec<usize> =
-                        (0..u.n()).filter(|&k| winners.contains(&kept_ids[k])).collect();
-                    excluded_stats(&used, &mut rec);
-                    rec.clean_win = Some(winners.iter().all(|&c| !is_byz(c)));
-                    let clean = |g: &Vec<usize>| g.iter().all(|&c| !is_byz(c));
-                    rec.clean_group = Some(vr.groups.iter().any(clean));
-                    rec.code_bits = vr.bits_to_verifier;
-                    rec.full_bits = (u.n() + vr.groups.len()) * 32 * dim;
-                    vr.update
-                }
-            };
-            for (p, d) in params.iter_mut().zip(&update) {
-                *p += d;
-            }
-            if params.iter().all(|x| x.is_finite()) {
-                rec.accuracy = 1.0 - test.error_rate(&params)?;
-            } else {
-                diverged = true;
-                rec.accuracy = chance;
-            }
+            let participants = defense.participants(n, cfg, t);
+            let seed = round::round_seed(cfg, t);
+            let rows = train(&mut models, &participants, &params, seed, cfg, &make_opt)?;
+            let info = RoundInfo { t, seed, participants: &participants, is_byz: &is_byz, cfg };
+            let mut own = |r| round::local_update(&mut server, &params, cfg, &make_opt, r);
+            let (mut rec, update) =
+                round::server_round(rows, dim, &info, defense.as_mut(), &mut own)?;
+            diverged = !round::apply_update(&mut params, &update);
+            rec.accuracy = if diverged { chance } else { 1.0 - test.error_rate(&params)? };
             rounds.push(rec);
         }
         Ok(FedHistory { initial_accuracy, rounds, byzantine, params, diverged })
     }
 }
 
-/// The `what` of the error naming a client whose update is not finite.
-const CLIENT_UPDATE: &str = "client update (index is the client)";
-
-/// A defence's per-client error names a row of the updates it saw (`what` ends in "(index
-/// is the client)" or "(index is the row)"); `ids` maps rows to client ids.
-fn name_client(e: Error, ids: &[usize]) -> Error {
-    match e {
-        Error::NonFinite { what, index } => match ids.get(index) {
-            Some(&id) if what.ends_with("(index is the client)") => {
-                Error::NonFinite { what, index: id }
-            }
-            Some(&id) if what.ends_with("(index is the row)") => {
-                Error::NonFinite { what: CLIENT_UPDATE, index: id }
-            }
-            _ => Error::NonFinite { what, index },
-        },
-        e => e,
+impl RoundRecord {
+    /// The record of a round after the global model became non-finite: chance accuracy,
+    /// nothing else happened.
+    pub(crate) fn after_divergence(chance: f64) -> Self {
+        RoundRecord {
+            accuracy: chance,
+            byzantine: 0,
+            flagged: None,
+            true_positives: 0,
+            clean_win: None,
+            clean_group: None,
+            code_bits: 0,
+            full_bits: 0,
+            dropped: 0,
+        }
     }
 }
 
-/// `local_steps` optimizer steps on `model` from `global`; returns `params - global`.
-fn local_update<O, F>(
-    model: &mut SoftmaxRegression<f64>,
-    global: &[f64],
+/// The participants' local updates from `params`, client `c` on `rng::stream(seed, c)`, in
+/// parallel under `cfg.par` and stacked in participant order (one row of `params.len()`
+/// each). A client whose training hit a non-finite value gets a non-finite row (the policy
+/// decides, after the attack, like for any other such update); any other error is returned,
+/// the first in participant order, so which one does not depend on the thread count.
+fn train<O, F>(
+    models: &mut [SoftmaxRegression<f64>],
+    participants: &[usize],
+    params: &[f64],
+    seed: u64,
     cfg: &FedConfig,
     make_opt: &F,
-    mut r: gradus_core::Rng,
 ) -> Result<Vec<f64>>
 where
     O: Optimizer<f64>,
     F: Fn(Layout) -> Result<O> + Sync,
 {
-    let mut opt = make_opt(model.layout())?;
-    let mut p = global.to_vec();
-    let mut g = vec![0.0; global.len()];
-    for _ in 0..cfg.local_steps {
-        model.loss_grad(&p, &mut g, &mut r)?;
-        opt.step(&mut p, &g)?;
+    let dim = params.len();
+    let mut chosen = vec![usize::MAX; models.len()];
+    participants.iter().enumerate().for_each(|(pos, &c)| chosen[c] = pos);
+    let work = |(i, m): (usize, &mut SoftmaxRegression<f64>)| {
+        let r = rng::stream(seed, i as u64);
+        (chosen[i], round::local_update(m, params, cfg, make_opt, r))
+    };
+    let selected: Vec<(usize, &mut SoftmaxRegression<f64>)> =
+        models.iter_mut().enumerate().filter(|(i, _)| chosen[*i] != usize::MAX).collect();
+    let mut trained: Vec<(usize, Result<Vec<f64>>)> = if cfg.par.is_parallel() {
+        selected.into_par_iter().map(work).collect()
+    } else {
+        selected.into_iter().map(work).collect()
+    };
+    trained.sort_by_key(|(pos, _)| *pos);
+    let mut rows: Vec<f64> = Vec::with_capacity(participants.len() * dim);
+    for (_, r) in trained {
+        match r {
+            Ok(u) => rows.extend_from_slice(&u),
+            Err(Error::NonFinite { .. }) => rows.resize(rows.len() + dim, f64::NAN),
+            Err(e) => return Err(e),
+        }
     }
-    for (pi, gi) in p.iter_mut().zip(global) {
-        *pi -= gi;
-    }
-    Ok(p)
+    Ok(rows)
 }
