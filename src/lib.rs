@@ -1,7 +1,7 @@
 //! # gradus
 //!
 //! A gradient-descent engine: SIMD optimizer kernels, adaptive preconditioners in one unified
-//! form, an allocation-free training loop, and the methods of nine of ten planned optimisation
+//! form, an allocation-free training loop, and the methods of ten optimisation
 //! papers (see `docs/papers.md`).
 //!
 //! This facade re-exports the workspace crates under short names:

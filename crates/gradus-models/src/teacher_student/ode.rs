@@ -247,9 +247,11 @@ impl SingleIndexOde {
         Ok(0.5 * self.expect2(m, rp, |lv, lx| (a.value(lv) - a.value(lx)).powi(2)))
     }
 
-    /// Solves from `(m0, Q0)` with Dormand-Prince (rtol 1e-9), reporting at `times`.
+    /// Solves from `(m0, Q0)` with Dormand-Prince (rtol 1e-9, steps at most 0.5: near a fixed
+    /// point close to `r_perp = 0` longer steps put trial stages far outside the state space),
+    /// reporting at `times`.
     pub fn solve(&self, m0: f64, q0: f64, times: &[f64]) -> Result<Solution> {
-        let p = DopriParams { rtol: 1e-9, atol: 1e-12, ..Default::default() };
+        let p = DopriParams { rtol: 1e-9, atol: 1e-12, h_max: Some(0.5), ..Default::default() };
         let f = |_t: f64, y: &[f64], dy: &mut [f64]| {
             let d = self.drift(y[0], y[1])?;
             dy.copy_from_slice(&d);

@@ -216,7 +216,7 @@ pub fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
         .fold(0.0, f64::max);
     let lost_c = cs.iter().zip(&crit0).find(|(_, r)| r.1 > Q_LOST).map(|(c, _)| *c);
     report.text(format!(
-        "Noiseless critical ODE: the teacher (m = Q = 1) is the limit up to c = {}; {}. Values          are shown only for ODE runs that came to rest.",
+        "Noiseless critical ODE: the teacher (m = Q = 1) is the limit up to c = {}; {}. Cosines are shown only for ODE runs that came to rest.",
         fmt_num(perfect),
         match lost_c {
             Some(c) => format!("from c = {} on, Q grows past 1000 (the student is lost)", fmt_num(c)),
@@ -224,7 +224,12 @@ pub fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
         }
     ));
     let mut claims = Claims::new();
-    let crit_runs: Vec<RunEnd> = crit.iter().map(|r| r.2.clone()).collect();
+    // The shift is measured on the runs at rest; a capped run at another c cannot change it,
+    // so it is judged on those (all runs when none came to rest).
+    let at_rest: Vec<RunEnd> =
+        crit.iter().filter(|r| r.2.converged() && r.1 < Q_LOST).map(|r| r.2.clone()).collect();
+    let crit_runs: Vec<RunEnd> =
+        if at_rest.is_empty() { crit.iter().map(|r| r.2.clone()).collect() } else { at_rest };
     let shift = crit
         .iter()
         .filter(|r| r.2.converged() && r.1 < Q_LOST)
@@ -236,7 +241,8 @@ pub fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
         crit_runs.iter().chain(std::iter::once(&ball.2)),
         shift > 0.02,
         format!(
-            "largest |cosine_critical - cosine_ballistic| over c at rest: {} (ballistic cosine {})",
+            "largest |cosine_critical - cosine_ballistic| over the {} c at rest: {} (ballistic cosine {})",
+            crit.iter().filter(|r| r.2.converged() && r.1 < Q_LOST).count(),
             fmt_num(shift),
             fmt_num(cosine(&ball))
         ),
