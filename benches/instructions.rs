@@ -298,7 +298,8 @@ type Train = Trainer<f32, SoftmaxRegression<f32>, Agm<f32>>;
 /// by Adam, sequential; one step has been taken, so the optimizer state exists.
 fn trainer_setup(samples: usize) -> Train {
     let mut r = rng::seeded(42);
-    let (x, labels): (Dense<f32>, Vec<usize>) = classification(samples, 20, 5, 1.0, 10.0, &mut r).unwrap();
+    let (x, labels): (Dense<f32>, Vec<usize>) =
+        classification(samples, 20, 5, 1.0, 10.0, &mut r).unwrap();
     let model = SoftmaxRegression::new(x, labels, 5, 1e-4, 32).expect("model");
     let layout: Layout = model.layout();
     let cfg = AgmConfig::adam(1e-2).with_par(Par::Seq);

@@ -55,11 +55,7 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
                 .with_weight_decay(WeightDecay { coefficient: 1e-2, decoupled: true }),
             28.0,
         ),
-        (
-            "adam-bf16-step",
-            AgmConfig::adam(1e-3).with_precision(StatePrecision::Bf16),
-            20.0,
-        ),
+        ("adam-bf16-step", AgmConfig::adam(1e-3).with_precision(StatePrecision::Bf16), 20.0),
         (
             // The norm is far below the threshold: every pass runs, nothing is scaled (as in
             // the torch clip_grad_norm_ peer).
@@ -72,11 +68,7 @@ pub fn run(opts: &HashMap<String, String>, threads: usize) -> Result<(), String>
             AgmConfig::adam(1e-3).with_precision(StatePrecision::Bf16Stochastic),
             20.0,
         ),
-        (
-            "adam-f32-step-unchecked",
-            AgmConfig::adam(1e-3).with_check_finite(false),
-            28.0,
-        ),
+        ("adam-f32-step-unchecked", AgmConfig::adam(1e-3).with_check_finite(false), 28.0),
         ("adam-bf16-step", AgmConfig::adam(1e-3).with_precision(StatePrecision::Bf16), 20.0),
         ("adam-f32-step-unchecked", AgmConfig::adam(1e-3).with_check_finite(false), 28.0),
         (

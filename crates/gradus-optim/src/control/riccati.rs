@@ -161,7 +161,18 @@ impl LqProblem {
                 residual,
             });
         }
-        self.complete(p, s, q, a, residual, iterations)
+        let sol = self.complete(p, s, q, a, residual, iterations)?;
+        // A residual within tolerance can still come with an overflowed affine term or
+        // feedback (huge curvature against a tiny discount): refuse it rather than hand
+        // infinities to the caller (found by the `control_inputs` fuzz target).
+        let all = sol.p.iter().chain(&sol.b).chain(&sol.closed_loop).chain(&sol.offset);
+        if let Some(index) = all.copied().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "Riccati solution (P, b, closed loop, offset)",
+                index,
+            });
+        }
+        Ok(sol)
     }
 
     /// The affine term, the feedback law and the value constant for a solved `P`.
