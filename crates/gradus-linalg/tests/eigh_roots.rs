@@ -118,7 +118,7 @@ fn lapack_roots_satisfy_their_defining_identity_and_reject_bad_input() {
     // n = 150 > 25: LAPACK's divide and conquer splits (below 26 it is plain QR).
     let n = 150;
     let a = random_spd(n, 1e3, 77);
-    let params = RootParams { p: 4, eps: 0.0, ..Default::default() };
+    let params = RootParams::new(4).with_eps(0.0);
     let mut ws = RootWorkspace::<f64>::with_backend(n, Par::Seq, Backend::Lapack).unwrap();
     let mut out = Mat::<f64>::zeros(n, n);
     let info = inverse_root(a.as_ref(), out.as_mut(), &params, &mut ws).unwrap();

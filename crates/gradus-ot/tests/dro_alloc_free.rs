@@ -59,12 +59,21 @@ fn steps(obj: &mut (dyn Objective<f64> + Send), theta: &[f64], r: &mut Rng, k: u
     for _ in 0..3 {
         obj.loss_grad(theta, &mut g, r).unwrap();
     }
-    counted(|| {
-        for _ in 0..k {
-            obj.loss_grad(theta, &mut g, r).unwrap();
-        }
-    })
-    .1
+    // The counter sees every thread, so an unrelated allocation elsewhere in the process (a
+    // pool thread parking, the test harness) can land in a window now and then. A per-step
+    // allocation shows in every window: the least count over three windows keeps that signal
+    // and drops the stray ones.
+    (0..3)
+        .map(|_| {
+            counted(|| {
+                for _ in 0..k {
+                    obj.loss_grad(theta, &mut g, r).unwrap();
+                }
+            })
+            .1
+        })
+        .min()
+        .unwrap_or(0)
 }
 
 #[test]
@@ -177,12 +186,17 @@ fn dro_steps_and_flows_do_not_allocate() {
                 for _ in 0..3 {
                     step(&mut p, &mut r);
                 }
-                counted(|| {
-                    for _ in 0..5 {
-                        step(&mut p, &mut r);
-                    }
-                })
-                .1
+                (0..3)
+                    .map(|_| {
+                        counted(|| {
+                            for _ in 0..5 {
+                                step(&mut p, &mut r);
+                            }
+                        })
+                        .1
+                    })
+                    .min()
+                    .unwrap_or(0)
             });
             assert_eq!(n, 0, "{name} under {par:?}: {n} allocations in 5 steps");
         }

@@ -114,7 +114,7 @@ fn federated(world: &SimpleCommunicator) -> Vec<(String, std::result::Result<(),
     use gradus_dist::federated::sim::{Benchmark, Defense, FedConfig, Federation};
     use gradus_optim::{Agm, AgmConfig};
 
-    let sgd = |l: Layout| Agm::new("sgd", AgmConfig { par: Par::Seq, ..AgmConfig::sgd(0.1) }, l);
+    let sgd = |l: Layout| Agm::new("sgd", AgmConfig::sgd(0.1).with_par(Par::Seq), l);
     let clients = 12;
     let setup = || -> Result<(Vec<Dataset>, Dataset, Dataset)> {
         let mut r = rng::seeded(31);
