@@ -34,11 +34,24 @@ where
 {
     let mut t = Trainer::new(objective, opt, x0, 3).unwrap().with_par(par);
     t.run(3).unwrap();
-    let (res, n) = match par {
-        Par::Seq => count_allocations(|| t.run(steps)),
-        Par::Rayon => count_allocations_all_threads(|| t.run(steps)),
+    let n = match par {
+        Par::Seq => {
+            let (res, n) = count_allocations(|| t.run(steps));
+            res.unwrap();
+            n
+        }
+        // The all-threads counter also sees stray allocations elsewhere in the process (a pool
+        // thread parking, the harness) now and then; a per-step allocation shows in every
+        // window, so the least count over three windows keeps it and drops the strays.
+        Par::Rayon => (0..3)
+            .map(|_| {
+                let (res, n) = count_allocations_all_threads(|| t.run(steps));
+                res.unwrap();
+                n
+            })
+            .min()
+            .unwrap_or(0),
     };
-    res.unwrap();
     assert_eq!(n, 0, "{name} ({par:?}): {n} heap allocations in {steps} steps");
 }
 
