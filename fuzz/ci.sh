@@ -15,6 +15,11 @@ cd "$(dirname "$0")/.."
 
 export RUSTC_BOOTSTRAP=1
 seconds="${FUZZ_SECONDS:-20}"
+# A fixed libFuzzer seed makes a CI run explore the same input sequence every time (it stops
+# after `seconds`, so a faster machine goes further along it): a failure reproduces with
+# the same seed, and a stop can be checked here first with a longer run of the same seed.
+# FUZZ_SEED=0 lets libFuzzer pick a fresh seed (for local campaigns).
+fuzz_seed="${FUZZ_SEED:-1}"
 sanitizer="${FUZZ_SANITIZER:-none}"
 targets="${FUZZ_TARGETS:-$(cargo fuzz list)}"
 # New inputs found in CI go to a scratch directory: the committed corpus stays as it is.
@@ -51,7 +56,7 @@ for t in $targets; do
   # (the crash report, the input and how to reproduce it) only when the run fails.
   log="$scratch/$t.log"
   if ! cargo fuzz run -s "$sanitizer" "$t" "$scratch/$t" $corpus -- \
-      -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+      -seed="$fuzz_seed" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
       >"$log" 2>&1; then
     tail -n 300 "$log"
     echo "FAIL: $t found a crashing input (above, and saved under fuzz/artifacts/$t)"
