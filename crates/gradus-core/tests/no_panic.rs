@@ -30,7 +30,7 @@ fn no_panic<R>(what: &str, f: impl FnOnce() -> R) -> R {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(256)))]
 
     #[test]
     fn layouts_never_panic_and_stay_consistent(

@@ -67,7 +67,7 @@ fn check(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(128)))]
 
     #[test]
     fn update_kernels_never_panic(

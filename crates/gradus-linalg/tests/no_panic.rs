@@ -41,7 +41,7 @@ fn all_finite(m: &Mat<f64>) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(128)))]
 
     #[test]
     fn eigh_and_roots_never_panic(

@@ -109,7 +109,7 @@ fn drive<M: Differentiable<f64> + Objective<f64>>(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(96)))]
 
     #[test]
     fn classifiers_never_panic(

@@ -135,7 +135,7 @@ fn drive<O: Optimizer<f64>>(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(128)))]
 
     #[test]
     fn agm_never_panics(

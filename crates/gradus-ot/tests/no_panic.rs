@@ -46,7 +46,7 @@ fn no_panic(what: &str, f: impl FnOnce()) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(gradus_core::testing::proptest_cases(192)))]
 
     #[test]
     fn ot_entry_points_never_panic(data in bytes(true), raw in prop::collection::vec(any::<u8>(), 0..128)) {
