@@ -15,6 +15,22 @@
 //! `mpi-check` (bit-for-bit comparison with the in-process cluster, fault injection), run by
 //! this crate's tests under `mpirun`.
 
+/// Writes one line to standard error in a single `write` call.
+///
+/// `eprintln!` writes a formatted line piece by piece to the unbuffered stderr, and
+/// `mpirun` forwards each rank's pieces as they come, so two ranks reporting at once
+/// interleave mid-line. A single write of a short line to a pipe is atomic.
+#[macro_export]
+macro_rules! eprintln_whole {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let mut line = ::std::format!($($arg)*);
+        line.push('\n');
+        // Nothing useful can be done if stderr itself is gone.
+        ::std::io::stderr().lock().write_all(line.as_bytes()).ok();
+    }};
+}
+
 pub mod driver;
 pub mod fault;
 pub mod problem;

@@ -84,7 +84,7 @@ impl Transport for Mpi {
                     Err(r) => req = r,
                 }
                 if Instant::now() > deadline {
-                    eprintln!(
+                    crate::eprintln_whole!(
                         "gradus-mpi: rank {}: a message to rank {to} was not taken within \
                          {:.1} s; aborting the MPI job",
                         world.rank(),

@@ -182,7 +182,7 @@ fn federated(world: &SimpleCommunicator) -> Vec<(String, std::result::Result<(),
 
 fn main() -> ExitCode {
     let Some(universe) = mpi::initialize() else {
-        eprintln!("mpi-check: MPI could not be initialised");
+        gradus_mpi::eprintln_whole!("mpi-check: MPI could not be initialised");
         return ExitCode::from(2);
     };
     let world = universe.world();
@@ -233,7 +233,7 @@ fn main() -> ExitCode {
         let mut bad: u64 = 0;
         world.all_reduce_into(&bad_here, &mut bad, SystemOperation::sum());
         if let Err(e) = v {
-            eprintln!("mpi-check: rank {rank}: FAILED {name}: {e}");
+            gradus_mpi::eprintln_whole!("mpi-check: rank {rank}: FAILED {name}: {e}");
         }
         if bad == 0 {
             passed += 1;

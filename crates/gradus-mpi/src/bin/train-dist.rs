@@ -179,7 +179,7 @@ fn mpi_main(a: &Args) -> ExitCode {
     match run::over(&s, t, "mpi", print) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("train-dist: rank {rank}: error: {e}");
+            gradus_mpi::eprintln_whole!("train-dist: rank {rank}: error: {e}");
             use std::io::Write;
             let _ = std::io::stdout().flush();
             let _ = std::io::stderr().flush();
@@ -190,6 +190,6 @@ fn mpi_main(a: &Args) -> ExitCode {
 }
 
 fn fail(e: &str) -> ExitCode {
-    eprintln!("train-dist: error: {e}");
+    gradus_mpi::eprintln_whole!("train-dist: error: {e}");
     ExitCode::from(2)
 }
