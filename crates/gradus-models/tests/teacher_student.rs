@@ -396,3 +396,43 @@ fn linear_sphere_fixed_point_and_ou_have_their_closed_forms() {
     assert!((b / kappa - var).abs() < 0.02 * var, "{} vs MC {var}", b / kappa);
     assert!((v - b / (2.0 * a)).abs() < 1e-15);
 }
+
+/// The spherical drift by a direct 2-D Gauss-Hermite sum, written out here as the reference.
+fn sphere_drift_reference(a: Activation, kappa: f64, noise: f64, m: f64) -> f64 {
+    let g = gradus_models::teacher_student::hermite::GaussHermite::new(48).unwrap();
+    let rp = (1.0 - m * m).max(0.0).sqrt();
+    let mut s = 0.0;
+    for (&z1, &w1) in g.nodes.iter().zip(&g.weights) {
+        for (&z2, &w2) in g.nodes.iter().zip(&g.weights) {
+            let (lv, lx) = (z1, m * z1 + rp * z2);
+            let (e, d) = (a.value(lv) - a.value(lx), a.deriv(lx));
+            s += w1 * w2 * (e * d * (lv - m * lx) - 0.5 * kappa * m * (e * e + noise) * d * d);
+        }
+    }
+    s
+}
+
+#[test]
+fn hermite_sphere_drift_interpolant_equals_the_direct_quadrature() {
+    for k in 1..=4u32 {
+        let a = Activation::Hermite(k);
+        for &(kappa, noise) in &[(0.0, 0.0), (0.3, 0.0), (0.1, 0.7)] {
+            let ode = SingleIndexOde::new(a, kappa, noise, 40).unwrap();
+            for i in 0..=40 {
+                let m = (-0.99 + 1.98 * i as f64 / 40.0 + 1e-3f64).clamp(-1.0, 1.0);
+                let (got, want) =
+                    (ode.sphere_drift(m).unwrap(), sphere_drift_reference(a, kappa, noise, m));
+                assert!(
+                    (got - want).abs() < 1e-10 * (1.0 + want.abs()),
+                    "h{k} m {m}: {got} vs {want}"
+                );
+            }
+        }
+    }
+    // A field changed after construction is honoured (the cached interpolant is keyed on it).
+    let mut ode = SingleIndexOde::new(Activation::Hermite(2), 0.0, 0.0, 40).unwrap();
+    ode.kappa = 0.2;
+    let want = sphere_drift_reference(Activation::Hermite(2), 0.2, 0.0, 0.4);
+    assert!((ode.sphere_drift(0.4).unwrap() - want).abs() < 1e-10);
+    assert!((want - 2.0 * 0.4 * (1.0 - 0.16)).abs() > 1e-3, "the corrector moves the drift");
+}

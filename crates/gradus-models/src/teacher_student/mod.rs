@@ -13,6 +13,7 @@
 //! - [`hermite`]: Hermite polynomials and Gauss-Hermite rules.
 
 pub mod activation;
+pub mod chebyshev;
 pub mod erf_integrals;
 pub mod hermite;
 pub mod ode;

@@ -23,6 +23,7 @@ use gradus_core::{Error, Result};
 use gradus_ode::{DopriParams, Solution, dopri5};
 
 use super::Activation;
+use super::chebyshev::ChebyshevInterpolant;
 use super::erf_integrals::{Field, Overlaps, i2, i3, i4};
 use super::hermite::GaussHermite;
 
@@ -47,6 +48,10 @@ pub struct SingleIndexOde {
     /// Evaluation method.
     pub method: Expectations,
     quad: GaussHermite,
+    /// The spherical drift of Hermite units as an exact polynomial interpolant in `m`,
+    /// sampled from the quadrature once for the `(activation, kappa, noise_var)` it stores
+    /// (the fields are public: a changed field falls back to the quadrature).
+    sphere_poly: Option<((Activation, f64, f64), ChebyshevInterpolant)>,
 }
 
 impl SingleIndexOde {
@@ -60,7 +65,25 @@ impl SingleIndexOde {
         } else {
             Expectations::Quadrature
         };
-        Ok(SingleIndexOde { activation, kappa, noise_var, method, quad: GaussHermite::new(nodes)? })
+        let mut ode = SingleIndexOde {
+            activation,
+            kappa,
+            noise_var,
+            method,
+            quad: GaussHermite::new(nodes)?,
+            sphere_poly: None,
+        };
+        if let Activation::Hermite(k) = activation {
+            // The drift integrand has degree at most 4k - 1 in each Gaussian coordinate, and
+            // its expectation degree at most 4k - 1 in `m`: an `n`-node rule is exact up to
+            // degree 2n - 1, so with `n >= 2k` the interpolant equals the quadrature drift.
+            let k = k as usize;
+            if nodes >= 2 * k {
+                let poly = ChebyshevInterpolant::sample(4 * k, |m| ode.sphere_drift_quadrature(m))?;
+                ode.sphere_poly = Some(((activation, kappa, noise_var), poly));
+            }
+        }
+        Ok(ode)
     }
 
     /// Forces the evaluation method (to compare closed forms with quadrature).
@@ -142,11 +165,27 @@ impl SingleIndexOde {
     /// and `Q = 1`. The last term is the corrector: the second-order shrinkage of `m` by the
     /// renormalisation `|x + delta g X|^{-1}`. For `h_k` and `kappa = 0` this is
     /// `k m^{k-1} (1 - m^2)`, the gradient of `E[h_k(lambda_v) h_k(lambda_x)] = m^k`.
+    ///
+    /// Hermite units evaluate a polynomial interpolant sampled once from the quadrature
+    /// (see [`super::chebyshev`]); the long escape-time solves call this millions of times.
     pub fn sphere_drift(&self, m: f64) -> Result<f64> {
         if !(m.is_finite() && m.abs() <= 1.0 + 1e-12) {
             return Err(Error::hyper("spherical overlap m", m, "must lie in [-1, 1]"));
         }
         let m = m.clamp(-1.0, 1.0);
+        let d = match &self.sphere_poly {
+            Some((key, p)) if *key == (self.activation, self.kappa, self.noise_var) => p.eval(m),
+            _ => return self.sphere_drift_quadrature(m),
+        };
+        if d.is_finite() {
+            Ok(d)
+        } else {
+            Err(Error::NonFinite { what: "spherical drift", index: 0 })
+        }
+    }
+
+    /// [`Self::sphere_drift`] by the tensor Gauss-Hermite rule, for `m` in `[-1, 1]`.
+    fn sphere_drift_quadrature(&self, m: f64) -> Result<f64> {
         let rp = (1.0 - m * m).max(0.0).sqrt();
         let a = self.activation;
         let (k, nv) = (self.kappa, self.noise_var);
