@@ -12,6 +12,7 @@
 pub mod alloc_count;
 mod error;
 mod layout;
+pub mod numeric;
 mod objective;
 mod par;
 pub mod rng;

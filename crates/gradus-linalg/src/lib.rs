@@ -3,6 +3,7 @@
 //! - [`eigh`]: symmetric eigendecomposition on faer (allocation-free low tier with a reusable
 //!   [`EighWorkspace`], owning convenience tier), optionally through LAPACK/OpenBLAS
 //!   (feature `openblas-system`, [`Backend::Lapack`]).
+//! - [`cg`]: preconditioned conjugate gradients for any SPD operator on a reusable workspace.
 //! - [`matfn`]: inverse `p`-th roots of SPD matrices by eigendecomposition (regularised and
 //!   floored) and by the coupled inverse Newton iteration, with residual diagnostics and
 //!   batches over rayon (Shampoo's preconditioners).
@@ -17,6 +18,7 @@
 // `!(x > 0.0)` is deliberate throughout: it is true for NaN, which must be rejected too.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod cg;
 mod check;
 pub mod eigh;
 #[cfg(feature = "openblas-system")]

@@ -40,10 +40,6 @@ fn exact<'a>() -> std::iter::Empty<&'a gradus_report::RunEnd> {
     std::iter::empty()
 }
 
-fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-    (0..n).map(|i| a + (b - a) * i as f64 / (n - 1).max(1) as f64).collect()
-}
-
 pub fn run(ctx: &Ctx) -> ExpResult<Report> {
     let mut report = Report::new(
         "error-feedback",
@@ -168,7 +164,8 @@ fn theory_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> ExpRes
         format!("eta* decreasing in eps at every kappa of the table: {step_shrinks}"),
     ));
 
-    let eps_grid = linspace(0.01, 0.99, ctx.pick(60, 200));
+    let eps_grid =
+        gradus_core::numeric::linspace(0.01, 0.99, ctx.pick(60, 200)).collect::<Vec<f64>>();
     let mut rates = Plot::new("Tight rates at the optimal step (k = kappa)", "eps", "rate rho")
         .scales(Scale::Linear, Scale::Linear);
     let mut ratios = Plot::new(
@@ -328,7 +325,8 @@ fn step_size_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> Exp
     let (mut ef_limit_ratio, mut max_diff, mut max_one_diff) = (Vec::new(), 0.0f64, 0.0f64);
     for kappa in KAPPAS {
         let fc = FunctionClass::with_kappa(kappa)?;
-        let etas = linspace(0.01, 2.0 / (fc.l + 0.1), n_eta);
+        let etas =
+            gradus_core::numeric::linspace(0.01, 2.0 / (fc.l + 0.1), n_eta).collect::<Vec<f64>>();
         let (mut diff, mut compared, mut one_diff) = (0.0f64, 0usize, 0.0f64);
         let mut curves: Vec<StepCurve> = Vec::new();
         for eps in eps_list {
@@ -483,7 +481,8 @@ fn step_size_section(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> Exp
         for l in [1.0, 5.0, 10.0] {
             let fc = FunctionClass::new(mu, l)?;
             for eps in [0.25, 0.5, 0.75] {
-                let etas = linspace(1e-4, 2.0 / (mu + l), n);
+                let etas =
+                    gradus_core::numeric::linspace(1e-4, 2.0 / (mu + l), n).collect::<Vec<f64>>();
                 let g = Grid { lambdas: ctx.pick(21, 41), ts: ctx.pick(11, 21), alternating: 0 };
                 let found = sweep(Method::Ef, &fc, eps, &etas, g)?
                     .into_iter()

@@ -69,11 +69,6 @@ fn closing_note(claims: &Claims) -> String {
     )
 }
 
-/// `n` evenly spaced points on `[a, b]`.
-fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-    (0..n).map(|i| a + (b - a) * i as f64 / (n - 1).max(1) as f64).collect()
-}
-
 /// How a solve that either worked (in `steps` iterations) or failed ended.
 fn end_of<T>(r: &GResult<T>, steps: impl Fn(&T) -> u64) -> RunEnd {
     match r {

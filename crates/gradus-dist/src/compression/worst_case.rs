@@ -20,6 +20,7 @@
 //!   quadratic `diag(mu, L)`, maximised over the direction of `x - x*` and of the compressor
 //!   error (on the boundary of the ball) by grid search.
 
+use gradus_core::numeric::linspace;
 use gradus_core::{Error, Result};
 
 use super::method::Method;
@@ -54,10 +55,6 @@ impl Default for Grid {
     fn default() -> Self {
         Grid { lambdas: 101, ts: 41, alternating: 9 }
     }
-}
-
-fn linspace(a: f64, b: f64, n: usize) -> impl Iterator<Item = f64> {
-    (0..n).map(move |i| if n == 1 { a } else { a + (b - a) * i as f64 / (n - 1) as f64 })
 }
 
 fn check_grid(n: usize, field: &'static str) -> Result<()> {

@@ -24,4 +24,4 @@ pub use field::ToeplitzField;
 pub use gohberg_semencul::GohbergSemencul;
 pub use levinson::{Durbin, LevinsonWorkspace, durbin, levinson_solve};
 pub use levinson_general::toeplitz_solve_general;
-pub use pcg::{CirculantPreconditioner, PcgInfo, Preconditioner, pcg_solve};
+pub use pcg::{CirculantPreconditioner, PcgInfo, Preconditioner, ToeplitzPcg, pcg_solve};

@@ -8,7 +8,10 @@
 //! For well-behaved generating functions PCG then converges in a number of iterations nearly
 //! independent of `n`.
 
+use gradus_core::numeric::dot;
 use gradus_core::{Error, Result, validate::same_len};
+
+use crate::cg::{CgStop, CgWork, no_preconditioner, pcg};
 
 use super::RealToeplitzOp;
 use super::circulant::RealSpectral;
@@ -95,9 +98,69 @@ pub struct PcgInfo {
     pub relative_residual: f64,
 }
 
+/// A PCG solver for one symmetric positive-definite Toeplitz matrix, built once (FFT plans,
+/// circulant preconditioner, work vectors) and reused for any number of right-hand sides
+/// without allocating.
+pub struct ToeplitzPcg {
+    op: RealToeplitzOp,
+    pre: Option<CirculantPreconditioner>,
+    work: CgWork,
+}
+
+impl ToeplitzPcg {
+    /// The solver for the matrix with first column `t` and preconditioner `kind`.
+    pub fn new(t: &[f64], kind: Preconditioner) -> Result<Self> {
+        let op = RealToeplitzOp::symmetric(t)?;
+        let pre = match kind {
+            Preconditioner::None => None,
+            k => Some(CirculantPreconditioner::new(k, t)?),
+        };
+        Ok(ToeplitzPcg { op, pre, work: CgWork::new(t.len()) })
+    }
+
+    /// Solves `T x = b` into `x` from `x = 0`, stopping at relative residual `tol` or after
+    /// `max_iter` iterations ([`Error::NoConvergence`]).
+    pub fn solve(
+        &mut self,
+        b: &[f64],
+        x: &mut [f64],
+        tol: f64,
+        max_iter: usize,
+    ) -> Result<PcgInfo> {
+        let n = self.work.len();
+        same_len("right-hand side", n, b.len())?;
+        same_len("solution", n, x.len())?;
+        gradus_core::validate::positive("tol", tol)?;
+        if let Some(index) = b.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite { what: "right-hand side", index });
+        }
+        let bnorm = dot(b, b).sqrt();
+        if bnorm == 0.0 {
+            x.iter_mut().for_each(|v| *v = 0.0);
+            return Ok(PcgInfo { iterations: 0, relative_residual: 0.0 });
+        }
+        let ToeplitzPcg { op, pre, work } = self;
+        let precond = |r: &[f64], z: &mut [f64]| match pre {
+            Some(p) => p.apply(r, z),
+            None => no_preconditioner(r, z),
+        };
+        let stop = CgStop { residual: tol * bnorm, max_iter };
+        let out = pcg(|v, o| op.apply(v, o), precond, b, x, work, stop)?;
+        let rel = out.residual / bnorm;
+        if out.converged {
+            return Ok(PcgInfo { iterations: out.iterations, relative_residual: rel });
+        }
+        Err(Error::NoConvergence {
+            method: "preconditioned conjugate gradients",
+            iterations: max_iter,
+            residual: rel,
+        })
+    }
+}
+
 /// Solves `T x = b` for symmetric positive-definite Toeplitz `T` (first column `t`) by PCG from
 /// `x = 0`, stopping at relative residual `tol` or after `max_iter` iterations
-/// ([`Error::NoConvergence`]).
+/// ([`Error::NoConvergence`]). Builds a [`ToeplitzPcg`] for one solve.
 pub fn pcg_solve(
     t: &[f64],
     b: &[f64],
@@ -105,68 +168,12 @@ pub fn pcg_solve(
     tol: f64,
     max_iter: usize,
 ) -> Result<(Vec<f64>, PcgInfo)> {
-    let n = t.len();
-    same_len("right-hand side", n, b.len())?;
+    same_len("right-hand side", t.len(), b.len())?;
     gradus_core::validate::positive("tol", tol)?;
     if let Some(index) = b.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFinite { what: "right-hand side", index });
     }
-    let mut op = RealToeplitzOp::symmetric(t)?;
-    let mut pre = match kind {
-        Preconditioner::None => None,
-        k => Some(CirculantPreconditioner::new(k, t)?),
-    };
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-    let bnorm = dot(b, b).sqrt();
-    let mut x = vec![0.0; n];
-    if bnorm == 0.0 {
-        return Ok((x, PcgInfo { iterations: 0, relative_residual: 0.0 }));
-    }
-    let mut r = b.to_vec();
-    let mut z = vec![0.0; n];
-    let precond =
-        |pre: &mut Option<CirculantPreconditioner>, r: &[f64], z: &mut [f64]| -> Result<()> {
-            match pre {
-                Some(p) => p.apply(r, z),
-                None => {
-                    z.copy_from_slice(r);
-                    Ok(())
-                }
-            }
-        };
-    precond(&mut pre, &r, &mut z)?;
-    let mut p = z.clone();
-    let mut q = vec![0.0; n];
-    let mut rz = dot(&r, &z);
-    for it in 1..=max_iter {
-        op.apply(&p, &mut q)?;
-        let pq = dot(&p, &q);
-        if !(pq > 0.0) {
-            return Err(Error::NotPositiveDefinite {
-                detail: format!("p^T T p = {pq:e} at PCG iteration {it}"),
-            });
-        }
-        let alpha = rz / pq;
-        for i in 0..n {
-            x[i] += alpha * p[i];
-            r[i] -= alpha * q[i];
-        }
-        let rel = dot(&r, &r).sqrt() / bnorm;
-        if rel <= tol {
-            return Ok((x, PcgInfo { iterations: it, relative_residual: rel }));
-        }
-        precond(&mut pre, &r, &mut z)?;
-        let rz_new = dot(&r, &z);
-        let beta = rz_new / rz;
-        rz = rz_new;
-        for i in 0..n {
-            p[i] = z[i] + beta * p[i];
-        }
-    }
-    let rel = dot(&r, &r).sqrt() / bnorm;
-    Err(Error::NoConvergence {
-        method: "preconditioned conjugate gradients",
-        iterations: max_iter,
-        residual: rel,
-    })
+    let mut x = vec![0.0; t.len()];
+    let info = ToeplitzPcg::new(t, kind)?.solve(b, &mut x, tol, max_iter)?;
+    Ok((x, info))
 }

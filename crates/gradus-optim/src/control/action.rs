@@ -11,6 +11,7 @@
 //! `J_Δ` is a Riemann sum of the action; the notebooks minimise and print the *mean* over the
 //! intervals, `J_Δ / T` ([`DiscreteAction::mean`]).
 
+use gradus_core::numeric::dot;
 use gradus_core::validate::{all_finite, positive, same_len};
 use gradus_core::{Error, Result};
 
@@ -216,8 +217,4 @@ impl<'a, P: Potential> DiscreteAction<'a, P> {
         }
         Ok(())
     }
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

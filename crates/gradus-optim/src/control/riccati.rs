@@ -20,6 +20,7 @@
 
 use faer::linalg::solvers::{Solve, SolveLstsq};
 use faer::{Mat, Side};
+use gradus_core::numeric::dot;
 use gradus_core::validate::{all_finite, same_len};
 use gradus_core::{Error, Result};
 
@@ -364,10 +365,6 @@ impl LqSolution {
         }
         Ok(w)
     }
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn quad(m: &[f64], x: &[f64]) -> f64 {

@@ -347,9 +347,7 @@ impl<S: Source> SemiDiscrete<S> {
     }
 }
 
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+pub(crate) use gradus_core::numeric::dot;
 
 /// Centres a potential (subtracts its mean): potentials are defined up to an additive
 /// constant, so errors are measured between centred vectors.

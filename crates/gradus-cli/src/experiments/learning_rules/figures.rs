@@ -12,9 +12,10 @@ use gradus_optim::control::{
 };
 use gradus_report::{Claim, Claims, Plot, Report, RunEnd, Scale, Series, Table, fmt_num};
 
-use super::{end_of, linspace};
+use super::end_of;
 use crate::ctx::Ctx;
 use crate::experiments::ExpResult;
+use gradus_core::numeric::linspace;
 
 /// `η` and `k` of the second and third figures (notebook `fig2-momentum.ipynb`,
 /// `fig3-nongrad.ipynb`); the first figure's settings are `DoubleWellSetup::notebook`.
@@ -58,7 +59,7 @@ fn gradient_flow(
 /// Level set `V = level` of the double well as one polyline (upper branch left to right, a
 /// break, lower branch right to left; breaks where the level set has no point).
 fn contour(well: &DoubleWell, level: f64) -> Vec<(f64, f64)> {
-    let xs = linspace(-1.6, 1.6, 321);
+    let xs = linspace(-1.6, 1.6, 321).collect::<Vec<f64>>();
     let y = |x: f64| {
         let r = (level - well.a * (x * x - well.b).powi(2) - well.d * x) / well.c;
         if r >= 0.0 { r.sqrt() } else { f64::NAN }
@@ -371,7 +372,7 @@ fn riccati(
 pub fn discount(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> ExpResult<()> {
     let gammas = [0.0, 1.0, 10.0];
     let (h, mu, theta0) = (1.0, 1.0, 0.0);
-    let times = linspace(0.0, 10.0, ctx.pick(500, 2000));
+    let times = linspace(0.0, 10.0, ctx.pick(500, 2000)).collect::<Vec<f64>>();
     let rule_dt = 0.01;
     report.text(format!(
         "## Fig 2: the discount rate\n\n(a, b) One coordinate, h = {h}, μ = {mu}, θ₀ = \
@@ -470,7 +471,7 @@ pub fn discount(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> ExpResul
 
     // (c) anisotropic 2-D quadratic.
     let (h2, theta2) = ([1.0 / 9.0, 1.0], [-3.0, -3.0]);
-    let times2 = linspace(0.0, 500.0, 2000);
+    let times2 = linspace(0.0, 500.0, 2000).collect::<Vec<f64>>();
     let mut plane =
         Plot::new("Fig 2c: trajectories on h = (1/9, 1) for three discount rates", "θ₁", "θ₂");
     let mut t2 = Table::new(&["γ", "r₁ (h = 1/9)", "r₂ (h = 1)", "r₂ / r₁", "Riccati r₂ / r₁"]);
@@ -525,7 +526,7 @@ pub fn discount(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> ExpResul
     ));
 
     // (d) convergence-rate ratio.
-    let hs = linspace(0.01, 4.0, 100);
+    let hs = linspace(0.01, 4.0, 100).collect::<Vec<f64>>();
     let mut ratio_plot = Plot::new("Fig 2d: r(h) / r(1)", "curvature h", "rate ratio");
     let mut at4 = Vec::new();
     for &gamma in &gammas {
@@ -555,7 +556,7 @@ pub fn geometry(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> ExpResul
     let (h, mu, theta0) = (4.0, [0.0, -0.5], [1.5, 1.5]);
     let (g1, q, j) = (1.0 / 50.0, 10.0, 10.0);
     let gamma = 0.0;
-    let times = linspace(0.0, 100.0, ctx.pick(2000, 20000));
+    let times = linspace(0.0, 100.0, ctx.pick(2000, 20000)).collect::<Vec<f64>>();
     report.text(format!(
         "## Fig 3: parameter-space geometry and controllability\n\nIsotropic quadratic h = \
          ({h}, {h}), μ = ({}, {}), θ₀ = ({}, {}), γ = {gamma}, η = {ETA}, k = {K}, t ∈ [0, 100] \
@@ -636,7 +637,7 @@ pub fn geometry(ctx: &Ctx, report: &mut Report, claims: &mut Claims) -> ExpResul
                 ]);
                 // Drawn from the closed form on a fine grid over the transient (the table above
                 // shows it equals the Riccati path); the spiral turns every 2π/q.
-                let dense = linspace(0.0, 6.0, 1200);
+                let dense = linspace(0.0, 6.0, 1200).collect::<Vec<f64>>();
                 let label = name.split(' ').take(2).collect::<Vec<_>>().join(" ");
                 plot = plot.with(Series::line(
                     label,
