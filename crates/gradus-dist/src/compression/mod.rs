@@ -10,16 +10,16 @@
 //! - Theory: [`theory`] (tight rates and optimal steps), [`lyapunov`] (the optimal Lyapunov
 //!   functions), [`worst_case`] (exact and searched worst cases over quadratics).
 
-mod cgd;
 mod cluster;
 mod compose;
+mod compressed;
 mod compressor;
-mod ef;
-mod ef21;
+mod feedback;
 mod identity;
 mod link;
 pub mod lyapunov;
 mod method;
+mod named;
 mod quantize;
 mod randk;
 mod scalar;
@@ -31,14 +31,14 @@ pub mod worst_case;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use cgd::Cgd;
 pub use cluster::Cluster;
 pub use compose::{Chain, Induced, Scaled};
+pub use compressed::Compressed;
 pub use compressor::{Class, Compressor, Message, index_bits, message_bits};
-pub use ef::Ef;
-pub use ef21::Ef21;
+pub use feedback::{Ef21Feedback, Ef21Settings, EfSettings, ErrorFeedback, Feedback, NoFeedback};
 pub use identity::{Identity, ScaledIdentity};
 pub use method::{Ef21Init, Method};
+pub use named::{Cgd, Ef, Ef21};
 pub use quantize::{NaturalCompression, NaturalDithering, Qsgd};
 pub use randk::RandK;
 pub use scalar::WireScalar;
