@@ -4,9 +4,13 @@
 //! - Compressors ([`Compressor`], each with its [`Class`] and wire size): [`TopK`],
 //!   [`RandK`], [`ScaledSign`], [`Qsgd`], [`NaturalDithering`], [`NaturalCompression`],
 //!   [`Identity`], [`ScaledIdentity`], and the compositions [`Scaled`], [`Induced`], [`Chain`].
-//! - Methods for one agent as [`gradus_optim::Optimizer`]s: [`Cgd`], [`Ef`], [`Ef21`]; for
-//!   `n` workers and a server: [`Cluster`], an [`gradus_core::Objective`] whose gradient is
-//!   the server's aggregated direction.
+//! - Compression with feedback for one agent: [`Compressed`], a wrapper over any
+//!   [`gradus_optim::Optimizer`] generic over the compressor and the [`Feedback`] rule
+//!   ([`NoFeedback`], [`ErrorFeedback`], [`Ef21Feedback`]), so EF21 with Adam is
+//!   `Compressed::wrap(Agm::adam(layout, lr)?, compressor, Ef21Feedback::new(init), seed)`.
+//!   Paper 06's methods are its named instances over SGD: [`Cgd`], [`Ef`], [`Ef21`].
+//! - For `n` workers and a server: [`Cluster`], an [`gradus_core::Objective`] whose gradient
+//!   is the server's aggregated direction.
 //! - Theory: [`theory`] (tight rates and optimal steps), [`lyapunov`] (the optimal Lyapunov
 //!   functions), [`worst_case`] (exact and searched worst cases over quadratics).
 
