@@ -4,9 +4,9 @@
 //! transforms instead of writing each combination): a step checks the gradient, lets the
 //! [`Feedback`] rule compress it into a direction, hands that direction to the inner
 //! [`Optimizer`] as its gradient, and only then commits the rule's memory, the generator and
-//! the bit count. So EF21 with Adam is `Compressed::wrap(Agm::adam(..), top_k, Ef21Feedback::new(init),
-//! seed)`, and paper 06's CGD / EF / EF21 are the wrapper over unit-free SGD
-//! ([`super::Cgd`], [`super::Ef`], [`super::Ef21`]).
+//! the bit count. So EF21 with Adam is
+//! `Compressed::wrap(Agm::adam(..), top_k, Ef21Feedback::new(init), seed)`, and paper 06's
+//! CGD / EF / EF21 are the wrapper over SGD ([`super::Cgd`], [`super::Ef`], [`super::Ef21`]).
 
 use gradus_core::validate::all_finite;
 use gradus_core::{Error, Layout, Par, Result, Rng};
@@ -48,6 +48,22 @@ where
     /// `inner` fed through `compressor` under `feedback`, compressor generator seeded with
     /// `seed`. Named `"{rule}+{inner}"` in checkpoints (e.g. `"ef21+adam"`). Errors unless
     /// the compressor's dimension is the inner optimizer's parameter count.
+    ///
+    /// ```
+    /// use gradus_core::Layout;
+    /// use gradus_dist::compression::{Compressed, Ef21Feedback, Ef21Init, TopK};
+    /// use gradus_optim::{Agm, Optimizer};
+    ///
+    /// // EF21 with Adam, sending the 2 largest of 8 coordinates per step.
+    /// let adam = Agm::<f64>::adam(Layout::flat(8)?, 1e-2)?;
+    /// let rule = Ef21Feedback::new(Ef21Init::Compressed);
+    /// let mut opt = Compressed::wrap(adam, TopK::new(8, 2)?, rule, 0)?;
+    /// let mut x = vec![1.0; 8];
+    /// opt.step(&mut x, &[0.5, -3.0, 0.1, 2.0, 0.0, 0.2, -0.1, 1.0])?;
+    /// assert_eq!(opt.name(), "ef21+adam");
+    /// assert_eq!(opt.estimate(), &[0.0, -3.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0]);
+    /// # Ok::<(), gradus_core::Error>(())
+    /// ```
     pub fn wrap(inner: O, compressor: C, mut feedback: F, seed: u64) -> Result<Self> {
         let n = inner.layout().len();
         let link = Link::new(compressor, n, seed)?;
