@@ -7,14 +7,16 @@
 //! models (linear, diagonal net in both parametrisations, including its parallel chunked
 //! passes, matrix factorisation, two-layer net) with label noise. Covered optimizers: every
 //! `Agm` configuration family, Shampoo, the control rules of paper 10 and the compressed
-//! methods of gradus-dist. Paths that allocate are documented on `Objective` and `Trainer`
+//! methods of gradus-dist (CGD, EF, EF21, and the `Compressed` wrapper over Adam). Paths that allocate are documented on `Objective` and `Trainer`
 //! (the DRO objectives of gradus-ot are not covered here).
 
 use gradus::core::alloc_count::{
     CountingAllocator, count_allocations, count_allocations_all_threads,
 };
 use gradus::core::{Layout, Objective, Par, rng};
-use gradus::dist::compression::{Cgd, Ef, Ef21, Ef21Init, TopK};
+use gradus::dist::compression::{
+    Cgd, Compressed, Ef, Ef21, Ef21Feedback, Ef21Init, ErrorFeedback, TopK,
+};
 use gradus::models::data::{classification, gaussian_matrix, normal};
 use gradus::models::{
     DiagParam, DiagonalNet, LabelNoise, Linear, LogisticRegression, MatrixFactorization, Quadratic,
@@ -154,6 +156,14 @@ fn optimizers(par: Par) {
     counted("ef", par, q(), Ef::<f64, _>::new(l(), top(), 0.1, 0).unwrap(), vec![0.0; d], 50);
     let ef21 = Ef21::<f64, _>::new(l(), top(), 0.1, Ef21Init::Compressed, 0).unwrap();
     counted("ef21", par, q(), ef21, vec![0.0; d], 50);
+    // The same wrapper over Adam (the composition issue 18 asked for).
+    let adam = || Agm::<f64>::new("adam", AgmConfig::adam(1e-2).with_par(par), l()).unwrap();
+    let rule = Ef21Feedback::new(Ef21Init::Compressed);
+    let ef21_adam = Compressed::wrap(adam(), top(), rule, 0).unwrap().with_par(par);
+    counted("ef21+adam", par, q(), ef21_adam, vec![0.0; d], 50);
+    let rule = ErrorFeedback::gradient_units();
+    let ef_adam = Compressed::wrap(adam(), top(), rule, 0).unwrap().with_par(par);
+    counted("ef+adam", par, q(), ef_adam, vec![0.0; d], 50);
 }
 
 #[test]

@@ -63,6 +63,20 @@ fn steps(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("ef21 top-k 1%", n), &n, |b, _| {
             b.iter(|| opt.step(&mut x, black_box(&grad)).unwrap())
         });
+        // The same recursion as one dedicated loop (no finiteness checks, no inner
+        // optimizer): the floor the `Compressed` wrapper over SGD is measured against.
+        let mut comp = TopK::new(n, n / 100).unwrap();
+        let (mut r, mut d, mut u, mut c) =
+            (rng::seeded(0), vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; n]);
+        g.bench_with_input(BenchmarkId::new("ef21 top-k 1%, dedicated loop", n), &n, |b, _| {
+            b.iter(|| {
+                let grad = black_box(&grad);
+                u.iter_mut().zip(grad).zip(&d).for_each(|((u, &g), &d)| *u = g - d);
+                comp.compress(&u, &mut c, &mut r).unwrap();
+                d.iter_mut().zip(&c).for_each(|(d, &c)| *d += c);
+                x.iter_mut().zip(&d).for_each(|(x, &d)| *x = (-1e-3f32).mul_add(d, *x));
+            })
+        });
     }
     g.finish();
 }

@@ -1,7 +1,8 @@
 //! Communication between workers: the third seam of gradus.
 //!
-//! - [`compression`]: compressors, compressed gradient descent, error feedback (EF, EF21) and
-//!   their tight rates (paper 06).
+//! - [`compression`]: compressors, compression with feedback (none, EF, EF21) as a wrapper
+//!   over any optimizer, paper 06's CGD / EF / EF21 as its named instances, and their tight
+//!   rates (paper 06).
 //! - [`federated`]: robust aggregators, attacks, LSH gradient screening (LSHFed) and a
 //!   federated-learning simulator (papers 05, 09).
 

@@ -1,11 +1,13 @@
-//! Compressing allocates nothing: every compressor, and `Trainer::run` with CGD, EF, EF21 and
-//! a sequential `Cluster`, make zero heap allocations after the first step. A counting global
-//! allocator proves it; it counts only on the thread that enables it.
+//! Compressing allocates nothing: every compressor, and `Trainer::run` with CGD, EF, EF21, the
+//! `Compressed` wrapper over Adam (EF21, EF) and a sequential `Cluster`, make zero heap
+//! allocations after the first step. A counting global allocator proves it; it counts only on
+//! the thread that enables it.
 
 use gradus_core::{Layout, Par, rng};
 use gradus_dist::compression::{
-    Cgd, Chain, Cluster, Compressor, Ef, Ef21, Ef21Init, Identity, Induced, Method,
-    NaturalCompression, NaturalDithering, Qsgd, RandK, Scaled, ScaledSign, TopK,
+    Cgd, Chain, Cluster, Compressed, Compressor, Ef, Ef21, Ef21Feedback, Ef21Init, ErrorFeedback,
+    Identity, Induced, Method, NaturalCompression, NaturalDithering, Qsgd, RandK, Scaled,
+    ScaledSign, TopK,
 };
 use gradus_models::Quadratic;
 use gradus_optim::{Agm, AgmConfig, Optimizer, Trainer};
@@ -68,6 +70,20 @@ fn single_agent_methods_do_not_allocate_per_step() {
             .unwrap()
             .with_par(Par::Seq),
         "ef21",
+    );
+    // The wrapper over Adam: EF21 and EF in gradient units.
+    let adam = || Agm::<f64>::new("adam", AgmConfig::adam(0.01).with_par(Par::Seq), l()).unwrap();
+    let ef21 = Ef21Feedback::new(Ef21Init::Compressed);
+    run_counted(
+        Compressed::wrap(adam(), TopK::new(d, 4).unwrap(), ef21, 0).unwrap().with_par(Par::Seq),
+        "ef21+adam",
+    );
+    let ef = ErrorFeedback::gradient_units();
+    run_counted(
+        Compressed::wrap(adam(), RandK::contractive(d, 4).unwrap(), ef, 0)
+            .unwrap()
+            .with_par(Par::Seq),
+        "ef+adam",
     );
 }
 

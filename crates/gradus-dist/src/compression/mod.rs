@@ -4,22 +4,26 @@
 //! - Compressors ([`Compressor`], each with its [`Class`] and wire size): [`TopK`],
 //!   [`RandK`], [`ScaledSign`], [`Qsgd`], [`NaturalDithering`], [`NaturalCompression`],
 //!   [`Identity`], [`ScaledIdentity`], and the compositions [`Scaled`], [`Induced`], [`Chain`].
-//! - Methods for one agent as [`gradus_optim::Optimizer`]s: [`Cgd`], [`Ef`], [`Ef21`]; for
-//!   `n` workers and a server: [`Cluster`], an [`gradus_core::Objective`] whose gradient is
-//!   the server's aggregated direction.
+//! - Compression with feedback for one agent: [`Compressed`], a wrapper over any
+//!   [`gradus_optim::Optimizer`] generic over the compressor and the [`Feedback`] rule
+//!   ([`NoFeedback`], [`ErrorFeedback`], [`Ef21Feedback`]), so EF21 with Adam is
+//!   `Compressed::wrap(Agm::adam(layout, lr)?, compressor, Ef21Feedback::new(init), seed)`.
+//!   Paper 06's methods are its named instances over SGD: [`Cgd`], [`Ef`], [`Ef21`].
+//! - For `n` workers and a server: [`Cluster`], an [`gradus_core::Objective`] whose gradient
+//!   is the server's aggregated direction.
 //! - Theory: [`theory`] (tight rates and optimal steps), [`lyapunov`] (the optimal Lyapunov
 //!   functions), [`worst_case`] (exact and searched worst cases over quadratics).
 
-mod cgd;
 mod cluster;
 mod compose;
+mod compressed;
 mod compressor;
-mod ef;
-mod ef21;
+mod feedback;
 mod identity;
 mod link;
 pub mod lyapunov;
 mod method;
+mod named;
 mod quantize;
 mod randk;
 mod scalar;
@@ -31,14 +35,14 @@ pub mod worst_case;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use cgd::Cgd;
 pub use cluster::Cluster;
 pub use compose::{Chain, Induced, Scaled};
+pub use compressed::Compressed;
 pub use compressor::{Class, Compressor, Message, index_bits, message_bits};
-pub use ef::Ef;
-pub use ef21::Ef21;
+pub use feedback::{Ef21Feedback, Ef21Settings, EfSettings, ErrorFeedback, Feedback, NoFeedback};
 pub use identity::{Identity, ScaledIdentity};
 pub use method::{Ef21Init, Method};
+pub use named::{Cgd, Ef, Ef21};
 pub use quantize::{NaturalCompression, NaturalDithering, Qsgd};
 pub use randk::RandK;
 pub use scalar::WireScalar;

@@ -130,37 +130,8 @@ impl<T: SimdFloat> Shampoo<T> {
             .with_residual(false)
     }
 
-    /// Graft direction of one element, advancing its statistic.
-    #[inline]
-    fn graft_dir(grafting: Grafting, eps: f64, bc2: f64, s: &mut f64, g: f64) -> f64 {
-        match grafting {
-            Grafting::None | Grafting::Sgd => g,
-            Grafting::Adagrad => {
-                *s += g * g;
-                g / (s.sqrt() + eps)
-            }
-            Grafting::RmsProp { beta2 } => {
-                *s = beta2 * *s + (1.0 - beta2) * g * g;
-                g / (s.sqrt() + eps)
-            }
-            Grafting::Adam { beta2 } => {
-                *s = beta2 * *s + (1.0 - beta2) * g * g;
-                g / ((*s * bc2).sqrt() + eps)
-            }
-        }
-    }
-}
-
-impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
-    fn name(&self) -> &str {
-        "shampoo"
-    }
-
-    fn layout(&self) -> &Layout {
-        &self.layout
-    }
-
-    fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<StepInfo> {
+    /// Checks lengths and finiteness; returns the gradient norm.
+    fn check_gradient(&self, params: &[T], grads: &[T]) -> Result<f64> {
         let n = self.layout.len();
         same_len("parameters", n, params.len())?;
         same_len("gradient", n, grads.len())?;
@@ -169,16 +140,19 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
             let index = grads.iter().position(|g| !g.is_finite()).unwrap_or(0);
             return Err(Error::NonFinite { what: "gradient", index });
         }
-        let grad_norm = if stats.sum_squares.is_finite() {
+        Ok(if stats.sum_squares.is_finite() {
             stats.sum_squares.to_f64().sqrt()
         } else {
             gradus_kernels::norm2(self.cfg.par, grads).to_f64()
-        };
-        let t = self.t + 1;
+        })
+    }
+
+    /// Statistics update `L <- beta2 L + (1 - beta2) G G^T`, `R <- ... G^T G` on every tile.
+    /// Every tile is staged first: a non-finite statistic rejects the step with nothing
+    /// changed. Tiles are independent; the error reported is the first tile's in layout
+    /// order (found without allocating, whatever the thread count).
+    fn update_statistics(&mut self, grads: &[T]) -> Result<()> {
         let (par, beta2) = (self.cfg.par, self.cfg.beta2);
-        // Stage every tile's statistics first: a non-finite statistic rejects the step with
-        // nothing changed. Tiles are independent; the error reported is the first tile's
-        // in layout order (found without allocating, whatever the thread count).
         let stage = |(k, tile): (usize, &mut Tile)| {
             tile.load_grad(grads, 1.0);
             if tile.stage_statistics(beta2, par).is_err() { k } else { usize::MAX }
@@ -192,29 +166,41 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
             return Err(self.tiles[k].statistics_error());
         }
         self.tiles.iter_mut().for_each(Tile::commit_statistics);
-        let start = self.cfg.start_preconditioning_step;
-        let preconditioning = t >= start;
-        let mut root_failures = 0;
-        if preconditioning && (t - start) % self.cfg.precondition_frequency == 0 {
-            let params = self.root_params();
-            root_failures = if par.is_parallel() {
-                self.tiles.par_iter_mut().map(|tile| tile.refresh_roots(&params, par)).sum()
-            } else {
-                self.tiles.iter_mut().map(|tile| tile.refresh_roots(&params, par)).sum()
-            };
+        Ok(())
+    }
+
+    /// Root refresh `L^{-1/p}`, `R^{-1/p}` on every tile; returns the number of roots that
+    /// failed (each keeps its previous root).
+    fn refresh_roots(&mut self) -> u32 {
+        let (params, par) = (self.root_params(), self.cfg.par);
+        if par.is_parallel() {
+            self.tiles.par_iter_mut().map(|tile| tile.refresh_roots(&params, par)).sum()
+        } else {
+            self.tiles.iter_mut().map(|tile| tile.refresh_roots(&params, par)).sum()
         }
-        if preconditioning {
-            let pre = |tile: &mut Tile| {
-                if tile.has_roots {
-                    tile.precondition(par);
-                }
-            };
-            if par.is_parallel() {
-                self.tiles.par_iter_mut().for_each(pre);
-            } else {
-                self.tiles.iter_mut().for_each(pre);
+    }
+
+    /// Preconditioned direction `D = L^{-1/p} G R^{-1/p}` in every tile that has roots.
+    fn precondition_tiles(&mut self) {
+        let par = self.cfg.par;
+        let pre = |tile: &mut Tile| {
+            if tile.has_roots {
+                tile.precondition(par);
             }
+        };
+        if par.is_parallel() {
+            self.tiles.par_iter_mut().for_each(pre);
+        } else {
+            self.tiles.iter_mut().for_each(pre);
         }
+    }
+
+    /// Grafting: writes the step direction of step `t` into `self.dir`, advancing the graft
+    /// statistic of every parameter. Diagonal blocks (and tiles without roots, or before
+    /// preconditioning starts) move along the graft direction; a preconditioned tile moves
+    /// along `D` rescaled to the graft direction's norm on that tile (`D` itself without
+    /// grafting).
+    fn assemble_direction(&mut self, grads: &[T], t: u64, preconditioning: bool) {
         let (grafting, eps) = (self.cfg.grafting, self.cfg.graft_epsilon);
         let bc2 = match grafting {
             Grafting::Adam { beta2 } => 1.0 / (1.0 - beta2.powi(t.min(i32::MAX as u64) as i32)),
@@ -272,6 +258,11 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
                 }
             }
         }
+    }
+
+    /// `p <- decay p - lr_b d`, with heavy-ball momentum `m <- mu m + d` (then `d = m`) and
+    /// each block's learning-rate scale and weight decay.
+    fn apply_direction(&mut self, params: &mut [T]) {
         let (lr, mu) = (self.cfg.lr, self.cfg.momentum);
         let decay = 1.0 - lr * self.cfg.weight_decay;
         for b in self.layout.blocks() {
@@ -289,8 +280,60 @@ impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
                 params[i] = T::from_f64(decay_b * params[i].to_f64() - lr_b * d);
             }
         }
+    }
+
+    /// Graft direction of one element, advancing its statistic.
+    #[inline]
+    fn graft_dir(grafting: Grafting, eps: f64, bc2: f64, s: &mut f64, g: f64) -> f64 {
+        match grafting {
+            Grafting::None | Grafting::Sgd => g,
+            Grafting::Adagrad => {
+                *s += g * g;
+                g / (s.sqrt() + eps)
+            }
+            Grafting::RmsProp { beta2 } => {
+                *s = beta2 * *s + (1.0 - beta2) * g * g;
+                g / (s.sqrt() + eps)
+            }
+            Grafting::Adam { beta2 } => {
+                *s = beta2 * *s + (1.0 - beta2) * g * g;
+                g / ((*s * bc2).sqrt() + eps)
+            }
+        }
+    }
+}
+
+impl<T: SimdFloat> Optimizer<T> for Shampoo<T> {
+    fn name(&self) -> &str {
+        "shampoo"
+    }
+
+    fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// One step in named stages: check the gradient, update the Kronecker statistics
+    /// (nothing changes if that fails), refresh the roots when due, precondition the tiles,
+    /// assemble the grafted direction, and apply it with momentum and weight decay.
+    fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<StepInfo> {
+        let grad_norm = self.check_gradient(params, grads)?;
+        let t = self.t + 1;
+        self.update_statistics(grads)?;
+        let start = self.cfg.start_preconditioning_step;
+        let preconditioning = t >= start;
+        let root_failures = if preconditioning && (t - start) % self.cfg.precondition_frequency == 0
+        {
+            self.refresh_roots()
+        } else {
+            0
+        };
+        if preconditioning {
+            self.precondition_tiles();
+        }
+        self.assemble_direction(grads, t, preconditioning);
+        self.apply_direction(params);
         self.t = t;
-        let mut info = StepInfo::new(t, grad_norm, 1.0, lr);
+        let mut info = StepInfo::new(t, grad_norm, 1.0, self.cfg.lr);
         info.root_failures = root_failures;
         Ok(info)
     }
