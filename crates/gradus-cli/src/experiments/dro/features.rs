@@ -128,7 +128,7 @@ impl Settings {
             s.batch = 32;
             s.k_max = 10;
             s.k_ramp = 5;
-            s.max_epochs = 30;
+            s.max_epochs = 50;
             s.erm_max_epochs = 300;
             s.es_patience = 10;
             s.seeds = 2;

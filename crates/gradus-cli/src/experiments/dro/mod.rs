@@ -17,7 +17,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("seeds", "seeds per method in the Sec. 6.3 stand-in (default 2 quick, 5 full)"),
     (
         "max-epochs",
-        "epoch cap of each DRO run in Sec. 6.3 (default 30 quick, 150 full; ERM 300 / 600)",
+        "epoch cap of each DRO run in Sec. 6.3 (default 50 quick, 150 full; ERM 300 / 600)",
     ),
     (
         "patience",
