@@ -733,7 +733,8 @@ fn intro(s: &Settings, p: &Problem, kinds: &[Kind]) -> String {
          to it and may cut its robustness short, and stopping on robust accuracy would select on \
          the quantity the claims test. ERM's own objective *is* the clean validation loss, which \
          also ends its overfitting (its training loss keeps falling). The paper trains a fixed \
-         10 epochs without validation; the rule is ours. \
+         10 epochs without validation; the rule is ours. Where a run stops changes which model \
+         is attacked, so a small DRO-ERM gap should be checked under `val-metric=clean` too. \
          Attack: l2 PGD from x, {iters} steps of radius/{div} along the normalised gradient, \
          projected onto the ball of radius Delta * mean |x| (mean |x| = {unit} on the test set); \
          the spec's grid is Delta in {{0, 0.008, ..., {dmax}}} ({nspec} values); larger Delta are \
