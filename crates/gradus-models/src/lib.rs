@@ -20,6 +20,7 @@ mod quadratic;
 mod regression;
 pub mod sharpness;
 mod softmax;
+mod stopping;
 pub mod teacher_student;
 pub mod toeplitz_cov;
 mod two_layer;
@@ -33,6 +34,7 @@ pub use noise::LabelNoise;
 pub use quadratic::Quadratic;
 pub use regression::{Regression, SquaredLossModel};
 pub use softmax::SoftmaxRegression;
+pub use stopping::{EarlyStopping, Observation};
 pub use two_layer::TwoLayerNet;
 
 use gradus_core::{Result, Scalar};

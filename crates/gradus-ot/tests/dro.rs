@@ -327,3 +327,38 @@ fn attacks_and_bad_input() {
     assert!(dro.worst_case(&theta, 10_000, &mut rng::seeded(1)).is_err());
     assert!(Dataset::new(2, vec![0.0; 3], vec![0]).is_err());
 }
+
+#[test]
+fn held_out_split_is_a_seeded_partition() {
+    use gradus_ot::dro::data::GaussianMixture;
+    let data = GaussianMixture::new(3, 4, 2.0, 7).unwrap().sample(50, 8).unwrap();
+    let (kept, held) = data.split(0.2, 11).unwrap();
+    assert_eq!((kept.len(), held.len()), (40, 10));
+    assert_eq!((kept.dim(), held.dim()), (4, 4));
+    // Every point lands in exactly one part (compared as bit patterns with its label).
+    let rows = |d: &gradus_ot::dro::Dataset| -> Vec<(Vec<u64>, usize)> {
+        (0..d.len())
+            .map(|i| (d.point(i).iter().map(|v| v.to_bits()).collect(), d.label(i)))
+            .collect()
+    };
+    let mut both = rows(&kept);
+    both.extend(rows(&held));
+    let mut all = rows(&data);
+    both.sort();
+    all.sort();
+    assert_eq!(both, all);
+    // Each part keeps the original order: its rows appear in `data` at increasing positions.
+    let orig = rows(&data);
+    for part in [&kept, &held] {
+        let pos: Vec<usize> =
+            rows(part).iter().map(|r| orig.iter().position(|o| o == r).unwrap()).collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]));
+    }
+    // Same seed, same split; another seed, another split.
+    assert_eq!(data.split(0.2, 11).unwrap(), (kept.clone(), held.clone()));
+    assert_ne!(data.split(0.2, 12).unwrap().1, held);
+    // Both parts must be non-empty and the fraction in (0, 1).
+    for bad in [0.0, 1.0, -0.1, f64::NAN, 0.001, 0.999] {
+        assert!(data.split(bad, 1).is_err(), "fraction {bad}");
+    }
+}

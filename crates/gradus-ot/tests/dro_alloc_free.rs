@@ -1,6 +1,6 @@
-//! After warm-up, a step of the DRO objectives (`GfsDro` with every inner sampler, `Erm`) and
-//! of the WFR and SVGD flows makes no heap allocation, under `Par::Seq` and on the rayon
-//! pool. The counting allocator here counts on *every* thread while a window is open (the
+//! After warm-up, a step of the DRO objectives (`GfsDro` with every inner sampler, `Erm`), a
+//! full-batch validation pass with a re-seeded generator, and a step of the WFR and SVGD
+//! flows make no heap allocation, under `Par::Seq` and on the rayon pool. The counting allocator here counts on *every* thread while a window is open (the
 //! rayon workers do the per-point work), so this binary holds a single test: nothing else
 //! runs while a window is open.
 
@@ -138,6 +138,38 @@ fn dro_steps_and_flows_do_not_allocate() {
             let n = par.on_pool(|| steps(&mut dro, &theta, &mut r, 4));
             assert_eq!(n, 0, "{name} under {par:?}: {n} allocations in 4 steps");
         }
+        // A validation pass as the Sec. 6.3 experiment runs it after every epoch: all points
+        // in order (batch 0), the generator re-seeded each time (common random numbers), so
+        // repeated passes at the same theta return the same value without allocating.
+        let cfg = GfsConfig {
+            lambda: 10.0,
+            epsilon: 0.2,
+            particles: 8,
+            inner_steps: 5,
+            step: 0.01,
+            sampler: InnerSampler::Wgf,
+            clip: None,
+            batch: 0,
+            par,
+        };
+        let mut val = GfsDro::new(&model, &data, cfg).unwrap();
+        let mut g = vec![0.0; theta.len()];
+        let (first, n) = par.on_pool(|| {
+            let first = val.loss_grad(&theta, &mut g, &mut rng::seeded(7)).unwrap();
+            let n = (0..3)
+                .map(|_| {
+                    counted(|| {
+                        let again = val.loss_grad(&theta, &mut g, &mut rng::seeded(7)).unwrap();
+                        assert_eq!(again.to_bits(), first.to_bits());
+                    })
+                    .1
+                })
+                .min()
+                .unwrap_or(0);
+            (first, n)
+        });
+        assert!(first.is_finite());
+        assert_eq!(n, 0, "validation pass under {par:?}: {n} allocations");
         let mut erm = Erm::new(&model, &data, 16).unwrap();
         let mut r = rng::seeded(5);
         let n = par.on_pool(|| steps(&mut erm, &theta, &mut r, 10));

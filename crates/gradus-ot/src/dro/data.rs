@@ -61,6 +61,39 @@ impl Dataset {
     pub fn labels(&self) -> &[usize] {
         &self.labels
     }
+
+    /// Splits off a held-out part (a validation split): `round(fraction n)` points chosen
+    /// uniformly without replacement by a Fisher-Yates shuffle seeded with `seed`. Returns
+    /// `(kept, held_out)`; each part keeps the original order of its points. Both parts must
+    /// be non-empty (`0 < fraction < 1` and `n` large enough), else an error.
+    pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(Error::hyper("held-out fraction", fraction, "must be in (0, 1)"));
+        }
+        let n = self.len();
+        let held = (fraction * n as f64).round() as usize;
+        if held == 0 || held == n {
+            return Err(Error::InvalidShape {
+                what: "held-out split",
+                detail: format!("fraction {fraction} of {n} points leaves an empty part"),
+            });
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut r = rng::seeded(seed);
+        for i in (1..n).rev() {
+            order.swap(i, r.random_range(0..=i));
+        }
+        let mut out = vec![false; n];
+        for &i in &order[..held] {
+            out[i] = true;
+        }
+        let part = |take: bool| {
+            let idx: Vec<usize> = (0..n).filter(|&i| out[i] == take).collect();
+            let x = idx.iter().flat_map(|&i| self.point(i).iter().copied()).collect();
+            Dataset::new(self.dim, x, idx.iter().map(|&i| self.labels[i]).collect())
+        };
+        Ok((part(false)?, part(true)?))
+    }
 }
 
 /// The imbalanced circle data of paper 03, Sec. 6.1: `x ~ N(0, I_2)`, label 1 when

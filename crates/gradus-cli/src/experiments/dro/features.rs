@@ -1,13 +1,14 @@
 //! Paper 03, Sec. 6.3 on the spec's synthetic stand-in: multinomial logistic regression on a
 //! 10-class Gaussian mixture in `R^32`, trained by ERM and by GFS-DRO with WRM, WGF, WFR and
-//! SVGD inner samplers (optionally the Sinkhorn dual and RGO), each until its epoch-mean
-//! training objective plateaus (or its epoch cap), then attacked with `l_2` PGD over a grid
-//! of radii `Delta * mean |x|`.
+//! SVGD inner samplers (optionally the Sinkhorn dual and RGO), each until its own objective
+//! on a held-out validation split stops improving (early stopping, [`EarlyStopping`]) or its
+//! epoch cap; the best-validation checkpoint is then attacked with `l_2` PGD over a grid of
+//! radii `Delta * mean |x|`.
 
 use std::time::Instant;
 
 use gradus_core::{Layout, Objective, Par, Result as GResult, Rng, rng};
-use gradus_models::sharpness::Plateau;
+use gradus_models::EarlyStopping;
 use gradus_optim::{Agm, AgmConfig, Optimizer, WeightDecay};
 use gradus_ot::dro::data::{GaussianMixture, mean_norm};
 use gradus_ot::dro::{
@@ -27,7 +28,10 @@ pub(super) struct Settings {
     pub classes: usize,
     pub dim: usize,
     pub mean_scale: f64,
+    /// Training points, validation split included.
     pub n_train: usize,
+    /// Fraction of the training points held out for validation (seeded split).
+    pub val_fraction: f64,
     pub n_test: usize,
     pub lambda: f64,
     pub epsilons: Vec<f64>,
@@ -49,9 +53,13 @@ pub(super) struct Settings {
     pub max_epochs: usize,
     /// ERM's cap (its epochs cost ~1/(K m) of a sampler's, and its lr is 5x smaller).
     pub erm_max_epochs: usize,
-    pub plateau_rel: f64,
-    pub plateau_window: u64,
-    pub plateau_smooth: usize,
+    /// Early stopping: a validation value counts as an improvement when it is more than
+    /// this fraction below the value at the last improvement.
+    pub es_rel_tol: f64,
+    /// Early stopping: epochs without an improvement before the run has converged.
+    pub es_patience: u64,
+    /// The validation metric early stopping watches.
+    pub val_metric: ValMetric,
     pub deltas: Vec<f64>,
     /// The largest `Delta` of the spec's grid (larger ones are our extension).
     pub spec_delta_max: f64,
@@ -76,6 +84,7 @@ impl Settings {
             dim: 32,
             mean_scale: 3.0,
             n_train: 2000,
+            val_fraction: 0.2,
             n_test: 1000,
             lambda: 10.0,
             epsilons: vec![0.2, 0.02],
@@ -94,9 +103,9 @@ impl Settings {
             weight_decay: 1e-4,
             max_epochs: 150,
             erm_max_epochs: 600,
-            plateau_rel: 0.02,
-            plateau_window: 15,
-            plateau_smooth: 5,
+            es_rel_tol: 0.002,
+            es_patience: 15,
+            val_metric: ValMetric::Own,
             deltas,
             spec_delta_max: 0.08,
             attack_iters: 10,
@@ -119,13 +128,23 @@ impl Settings {
             s.batch = 32;
             s.k_max = 10;
             s.k_ramp = 5;
-            s.max_epochs = 30;
+            s.max_epochs = 50;
             s.erm_max_epochs = 300;
-            s.plateau_window = 8;
+            s.es_patience = 10;
             s.seeds = 2;
         }
         s.max_epochs = ctx.opt("max-epochs", s.max_epochs)?;
         s.seeds = ctx.opt("seeds", s.seeds)?;
+        s.es_patience = ctx.opt("patience", s.es_patience)?;
+        s.es_rel_tol = ctx.opt("rel-tol", s.es_rel_tol)?;
+        let metric: String = ctx.opt("val-metric", "own".to_string())?;
+        s.val_metric = match metric.as_str() {
+            "own" => ValMetric::Own,
+            "clean" => ValMetric::Clean,
+            other => {
+                return Err(format!("option `val-metric`: `{other}` is not own or clean").into());
+            }
+        };
         s.dual = ctx.opt("dual", false)?;
         let rgo: f64 = ctx.opt("rgo-smoothness", 0.0)?;
         s.rgo = (rgo > 0.0).then_some(rgo);
@@ -159,6 +178,15 @@ impl Settings {
     fn inner_steps(&self, e: usize) -> usize {
         (self.k_max * (e + 1) / self.k_ramp).clamp(self.k_min, self.k_max)
     }
+}
+
+/// What early stopping watches on the validation split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ValMetric {
+    /// Each method's own objective (ERM: cross-entropy; DRO: its robust loss).
+    Own,
+    /// The clean cross-entropy for every method (ERM's objective).
+    Clean,
 }
 
 /// A training method.
@@ -211,15 +239,19 @@ impl Objective<f64> for Obj<'_> {
     }
 }
 
+/// The objective of `kind` over `data` with minibatches of `batch` (`0`: every point, in
+/// order) and `inner_steps` sampler steps.
 fn objective<'a>(
     s: &Settings,
     kind: Kind,
     eps: f64,
     model: &'a MultinomialLogistic,
     data: &'a Dataset,
+    batch: usize,
+    inner_steps: usize,
 ) -> GResult<Obj<'a>> {
     let sampler = match kind {
-        Kind::Erm => return Ok(Obj::Erm(Erm::new(model, data, s.batch)?)),
+        Kind::Erm => return Ok(Obj::Erm(Erm::new(model, data, batch)?)),
         Kind::Dual => {
             return Ok(Obj::Dual(SinkhornDro::new(
                 model,
@@ -229,7 +261,7 @@ fn objective<'a>(
                     epsilon: eps,
                     reference_variance: None,
                     samples: DualSamples::RandomLevel { max_level: s.dual_level },
-                    batch: s.batch,
+                    batch,
                     par: Par::Rayon,
                 },
             )?));
@@ -253,11 +285,11 @@ fn objective<'a>(
             lambda: s.lambda,
             epsilon: eps,
             particles: s.particles,
-            inner_steps: s.inner_steps(0),
+            inner_steps,
             step: s.step,
             sampler,
             clip: None,
-            batch: s.batch,
+            batch,
             par: Par::Rayon,
         },
     )?))
@@ -269,31 +301,57 @@ struct RunOut {
     /// Robust accuracy per `Delta`.
     acc: Vec<f64>,
     end: RunEnd,
+    /// Epochs trained (the early-stopping epoch, or the cap).
     epochs: usize,
+    /// Epoch of the best-validation checkpoint (the model that was attacked).
+    best_epoch: usize,
     secs: f64,
 }
 
 struct Problem {
     model: MultinomialLogistic,
+    /// The training points the optimiser sees (validation split removed).
     train: Dataset,
+    /// The held-out validation split.
+    val: Dataset,
     test: Dataset,
     /// `mean |x|` over the test set: the unit of the attack radii.
     unit: f64,
 }
 
-/// Trains one method from the seed's initialisation until its plateau or cap, then attacks.
+impl Problem {
+    /// The mixture, its training points split into fit and validation parts, and test points.
+    fn new(s: &Settings, seed: u64) -> GResult<Self> {
+        let gm = GaussianMixture::new(s.classes, s.dim, s.mean_scale, rng::derive_seed(seed, 630))?;
+        let all_train = gm.sample(s.n_train, rng::derive_seed(seed, 631))?;
+        let (train, val) = all_train.split(s.val_fraction, rng::derive_seed(seed, 633))?;
+        let test = gm.sample(s.n_test, rng::derive_seed(seed, 632))?;
+        let unit = mean_norm(&test);
+        Ok(Problem { model: MultinomialLogistic::new(s.dim, s.classes)?, train, val, test, unit })
+    }
+}
+
+/// Trains one method from the seed's initialisation until early stopping on its validation
+/// objective (or its cap), then attacks the best-validation checkpoint.
+///
+/// The validation objective is the method's own objective over every validation point with
+/// the final `K = k_max`, its sampler noise drawn from the same seed at every epoch (common
+/// random numbers: epoch-to-epoch changes come from `theta`, not from fresh noise).
 fn run_one(s: &Settings, p: &Problem, kind: Kind, eps: f64, seed: u64) -> GResult<RunOut> {
     let start = Instant::now();
     let mut theta = p.model.init(&mut rng::seeded(rng::derive_seed(seed, 1)));
     let mut r = rng::seeded(rng::derive_seed(seed, 2));
-    let mut obj = objective(s, kind, eps, &p.model, &p.train)?;
+    let val_seed = rng::derive_seed(seed, 3);
+    let mut obj = objective(s, kind, eps, &p.model, &p.train, s.batch, s.inner_steps(0))?;
+    let val_kind = if s.val_metric == ValMetric::Clean { Kind::Erm } else { kind };
+    let mut val_obj = objective(s, val_kind, eps, &p.model, &p.val, 0, s.k_max)?;
     let lr = if kind == Kind::Erm { s.erm_lr } else { s.lr };
     let cfg = AgmConfig::adam(lr)
         .with_weight_decay(WeightDecay { coefficient: s.weight_decay, decoupled: false })
         .with_par(Par::Seq);
     let mut opt = Agm::<f64>::new("adam", cfg, Layout::flat(theta.len())?)?;
-    let mut plateau = Plateau::new(f64::MAX, s.plateau_rel, s.plateau_window, s.plateau_smooth)?;
-    let per_epoch = s.n_train.div_ceil(s.batch);
+    let mut stop = EarlyStopping::new(s.es_rel_tol, s.es_patience, theta.len())?;
+    let per_epoch = p.train.len().div_ceil(s.batch);
     let cap = if kind == Kind::Erm { s.erm_max_epochs } else { s.max_epochs };
     let (converged, epochs) = Par::Rayon.on_pool(|| -> GResult<(bool, usize)> {
         let mut grad = vec![0.0; theta.len()];
@@ -301,21 +359,21 @@ fn run_one(s: &Settings, p: &Problem, kind: Kind, eps: f64, seed: u64) -> GResul
             if let Obj::Gfs(g) = &mut obj {
                 g.set_inner_steps(s.inner_steps(e));
             }
-            let mut sum = 0.0;
             for _ in 0..per_epoch {
-                sum += obj.loss_grad(&theta, &mut grad, &mut r)?;
+                obj.loss_grad(&theta, &mut grad, &mut r)?;
                 opt.step(&mut theta, &grad)?;
             }
-            let mean = sum / per_epoch as f64;
-
-            // The schedule changes the objective until K reaches k_max: no plateau before.
-            let measured = s.inner_steps(e) == s.k_max || kind == Kind::Erm || kind == Kind::Dual;
-            if measured && plateau.observe(e as u64 + 1, mean, mean) {
+            let val = val_obj.loss_grad(&theta, &mut grad, &mut rng::seeded(val_seed))?;
+            if stop.observe(val, &theta)?.converged {
                 return Ok((true, e + 1));
             }
         }
         Ok((false, cap))
     })?;
+    let best_epoch = stop.best_at().unwrap_or(0) as usize;
+    if let Some(best) = stop.best_params() {
+        theta.copy_from_slice(best);
+    }
     let mut acc = Vec::with_capacity(s.deltas.len());
     for &d in &s.deltas {
         let radius = d * p.unit;
@@ -332,6 +390,7 @@ fn run_one(s: &Settings, p: &Problem, kind: Kind, eps: f64, seed: u64) -> GResul
         acc,
         end: RunEnd::from_stop(converged, epochs as u64, cap as u64),
         epochs,
+        best_epoch,
         secs: start.elapsed().as_secs_f64(),
     })
 }
@@ -366,11 +425,7 @@ fn pct(x: f64) -> String {
 /// Runs the section and appends its text, tables, plots; returns its claims.
 pub(super) fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
     let s = Settings::new(ctx)?;
-    let gm = GaussianMixture::new(s.classes, s.dim, s.mean_scale, rng::derive_seed(ctx.seed, 630))?;
-    let train = gm.sample(s.n_train, rng::derive_seed(ctx.seed, 631))?;
-    let test = gm.sample(s.n_test, rng::derive_seed(ctx.seed, 632))?;
-    let unit = mean_norm(&test);
-    let p = Problem { model: MultinomialLogistic::new(s.dim, s.classes)?, train, test, unit };
+    let p = Problem::new(&s, ctx.seed)?;
     let mut dro_kinds = vec![Kind::Wrm, Kind::Wgf, Kind::Wfr, Kind::Svgd];
     if s.dual {
         dro_kinds.push(Kind::Dual);
@@ -408,11 +463,12 @@ pub(super) fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
         move |o: &RunOut| idx.iter().map(|&i| o.acc[i]).sum::<f64>() / idx.len().max(1) as f64
     };
 
-    report.text(intro(&s, unit, &dro_kinds));
+    report.text(intro(&s, &p, &dro_kinds));
 
     // The table: one row per (eps, method), ERM once.
     let mut header = vec!["eps".to_string(), "method".into(), "converged".into()];
     header.push("median epochs".into());
+    header.push("median best epoch".into());
     header.push("median seconds".into());
     header.extend(s.deltas.iter().map(|d| format!("Delta = {}", fmt_num(*d))));
     let mut table = Table::new(&header);
@@ -420,6 +476,7 @@ pub(super) fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
         let ok: Vec<&RunOut> = runs.iter().filter_map(|r| r.as_ref().ok()).collect();
         let conv = ok.iter().filter(|o| o.end.converged()).count();
         let mut epochs: Vec<f64> = ok.iter().map(|o| o.epochs as f64).collect();
+        let mut best: Vec<f64> = ok.iter().map(|o| o.best_epoch as f64).collect();
         let mut secs: Vec<f64> = ok.iter().map(|o| o.secs).collect();
         let med = |v: &mut Vec<f64>| {
             v.sort_by(f64::total_cmp);
@@ -434,6 +491,7 @@ pub(super) fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
                 if name == "ERM" { s.erm_max_epochs } else { s.max_epochs }
             ),
             med(&mut epochs),
+            med(&mut best),
             med(&mut secs),
         ];
         let err = runs.iter().find_map(|r| r.as_ref().err());
@@ -457,8 +515,9 @@ pub(super) fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
     }
     report.text(format!(
         "Robust test accuracy under l2 PGD, mean ± sd over {} seeds (data fixed; seeds change \
-         the initialisation, the minibatches and the sampler noise). `converged` counts runs \
-         whose stopping rule fired before the cap; the others are *not converged*.",
+         the initialisation, the minibatches and the sampler noise), each at its \
+         best-validation checkpoint. `converged` counts runs whose early-stopping rule fired \
+         before the cap; the others are *not converged*.",
         s.seeds
     ));
     report.table("dro_features", table);
@@ -642,7 +701,7 @@ pub(super) fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
     Ok(claims)
 }
 
-fn intro(s: &Settings, unit: f64, kinds: &[Kind]) -> String {
+fn intro(s: &Settings, p: &Problem, kinds: &[Kind]) -> String {
     let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     let eps: Vec<String> = s.epsilons.iter().map(|e| fmt_num(*e)).collect();
     let spec_grid = s.deltas.iter().filter(|d| **d <= s.spec_delta_max + 1e-12).count();
@@ -650,7 +709,9 @@ fn intro(s: &Settings, unit: f64, kinds: &[Kind]) -> String {
         "## Adversarial multiclass logistic regression (Sec. 6.3, synthetic stand-in)\n\n\
          The spec's stand-in for the CIFAR-10 ResNet-50 features: {classes} classes in R^{dim}, \
          class means {scale} N(0, I)/sqrt({dim}) and unit covariance, {ntr} training and {nte} \
-         test points{quick}; multinomial logistic regression ({dim} -> {classes}), cross-entropy. \
+         test points{quick}; a seeded {vpct}% of the training points ({nval}) is held out for \
+         validation, so the optimisers see {nfit}; multinomial logistic regression ({dim} -> \
+         {classes}), cross-entropy. \
          Methods: ERM and GFS-DRO with {names} at lambda = {lambda} (tau = {tau}), eps in \
          {{{eps}}}, {m} particles per point, inner step h = {h}, inner steps K = max({kmin}, \
          floor({kmax} (e + 1) / {ramp})) capped at {kmax} in epoch e (the code's growing \
@@ -658,10 +719,22 @@ fn intro(s: &Settings, unit: f64, kinds: &[Kind]) -> String {
          birth-death below {bd} / m onto the heaviest particle; SVGD: median bandwidth, start at \
          x + {init} N(0, I), RMSprop step scaling (decay {rms}); WRM: K steps of noise-free \
          gradient ascent with one particle. Outer optimiser Adam (lr {lr}, L2 weight decay {wd}; \
-         ERM lr {elr}), minibatches of {batch}. Each run trains until its epoch-mean training \
-         objective plateaus: relative change below {rel} between the mean of the last {smooth} \
-         epochs and the same mean halfway through the time since K reached {kmax}, after at least \
-         {window} epochs, with a cap of {cap} epochs ({ecap} for ERM; a run at the cap is *not converged*). \
+         ERM lr {elr}), minibatches of {batch}. Stopping rule, the same for every method \
+         (early stopping): after each epoch the run evaluates {metric} on the validation \
+         split, over every validation point, with any sampler noise drawn from the same seed at \
+         every epoch; the run has converged once \
+         {patience} epochs in a row bring no value more than {tol}% below the value at the last \
+         such improvement, and the model kept is the best-validation checkpoint (not the last \
+         iterate). Cap {cap} epochs ({ecap} for ERM, whose epochs are ~{cheap}x cheaper); a run \
+         still improving at its cap is *not converged*. Why each method's own objective by \
+         default (`--set val-metric=clean` stops every method on the clean cross-entropy \
+         instead): convergence is a property of the run (has it stopped improving what it \
+         minimises, on data it does not fit?); stopping DRO on the clean loss applies ERM's goal \
+         to it and may cut its robustness short, and stopping on robust accuracy would select on \
+         the quantity the claims test. ERM's own objective *is* the clean validation loss, which \
+         also ends its overfitting (its training loss keeps falling). The paper trains a fixed \
+         10 epochs without validation; the rule is ours. Where a run stops changes which model \
+         is attacked, so a small DRO-ERM gap should be checked under `val-metric=clean` too. \
          Attack: l2 PGD from x, {iters} steps of radius/{div} along the normalised gradient, \
          projected onto the ball of radius Delta * mean |x| (mean |x| = {unit} on the test set); \
          the spec's grid is Delta in {{0, 0.008, ..., {dmax}}} ({nspec} values); larger Delta are \
@@ -671,6 +744,22 @@ fn intro(s: &Settings, unit: f64, kinds: &[Kind]) -> String {
         scale = fmt_num(s.mean_scale),
         ntr = s.n_train,
         nte = s.n_test,
+        vpct = fmt_num(100.0 * s.val_fraction),
+        nval = p.val.len(),
+        nfit = p.train.len(),
+        patience = s.es_patience,
+        metric = match s.val_metric {
+            ValMetric::Own => {
+                format!(
+                    "its own objective (ERM: mean cross-entropy; GFS-DRO: the particle-weighted \
+                     robust loss with K = {}; the dual: its dual value)",
+                    s.k_max
+                )
+            }
+            ValMetric::Clean => "the clean mean cross-entropy (every method alike)".to_string(),
+        },
+        tol = fmt_num(100.0 * s.es_rel_tol),
+        cheap = s.k_max * s.particles,
         quick = s.deviations(),
         names = names.join(", "),
         lambda = fmt_num(s.lambda),
@@ -689,14 +778,11 @@ fn intro(s: &Settings, unit: f64, kinds: &[Kind]) -> String {
         wd = fmt_num(s.weight_decay),
         elr = fmt_num(s.erm_lr),
         batch = s.batch,
-        rel = fmt_num(s.plateau_rel),
-        smooth = s.plateau_smooth,
-        window = s.plateau_window,
         cap = s.max_epochs,
         ecap = s.erm_max_epochs,
         iters = s.attack_iters,
         div = fmt_num(s.attack_step_div),
-        unit = fmt_num(unit),
+        unit = fmt_num(p.unit),
         dmax = fmt_num(s.spec_delta_max),
         nspec = spec_grid,
     )
@@ -720,9 +806,51 @@ mod tests {
         assert!((se - (0.02f64).sqrt() / 2f64.sqrt()).abs() < 1e-12, "{se}");
         assert_eq!(s.deviations(), "");
         let quick = Settings { batch: 32, k_max: 10, ..Settings::spec() };
+        assert_eq!(quick.val_metric, ValMetric::Own);
         assert_eq!(
             quick.deviations(),
             " (changed from the spec's stand-in: batch 32 instead of 128, K <= 10 instead of 20)"
         );
+    }
+
+    /// A small problem: ERM runs to its early stop (converged, best epoch before the stop,
+    /// attacked at the checkpoint), the same run with a cap shorter than its patience is not
+    /// converged, and a sampler run is deterministic by seed.
+    #[test]
+    fn early_stopping_runs_end_as_their_rule_says() {
+        let s = Settings {
+            n_train: 200,
+            n_test: 100,
+            batch: 32,
+            k_max: 4,
+            k_ramp: 2,
+            k_min: 2,
+            erm_lr: 1e-2,
+            lr: 1e-2,
+            es_patience: 4,
+            es_rel_tol: 0.002,
+            erm_max_epochs: 400,
+            max_epochs: 3,
+            deltas: vec![0.0, 0.08],
+            ..Settings::spec()
+        };
+        let p = Problem::new(&s, 5).unwrap();
+        assert_eq!((p.train.len(), p.val.len()), (160, 40));
+        let erm = run_one(&s, &p, Kind::Erm, 0.0, 9).unwrap();
+        assert!(erm.end.converged(), "{:?}", erm.end);
+        assert!(erm.best_epoch >= 1 && erm.best_epoch + s.es_patience as usize <= erm.epochs + 1);
+        assert!(erm.epochs < s.erm_max_epochs);
+        assert!(erm.acc.iter().all(|a| (0.0..=1.0).contains(a)) && erm.acc[0] >= erm.acc[1]);
+        // The checkpoint, not the last iterate: re-running to the best epoch only gives the
+        // same clean accuracy.
+        let short = Settings { erm_max_epochs: erm.best_epoch, es_patience: 1000, ..s.clone() };
+        let again = run_one(&short, &p, Kind::Erm, 0.0, 9).unwrap();
+        assert_eq!(again.end, RunEnd::HitCap { cap: erm.best_epoch as u64 });
+        assert_eq!(again.acc, erm.acc);
+        // A cap shorter than the patience cannot converge.
+        let wgf = run_one(&s, &p, Kind::Wgf, 0.2, 9).unwrap();
+        assert_eq!(wgf.end, RunEnd::HitCap { cap: 3 });
+        assert_eq!(wgf.epochs, 3);
+        assert_eq!(run_one(&s, &p, Kind::Wgf, 0.2, 9).unwrap().acc, wgf.acc);
     }
 }

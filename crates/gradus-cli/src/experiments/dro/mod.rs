@@ -15,7 +15,22 @@ use crate::ctx::Ctx;
 pub const OPTIONS: &[(&str, &str)] = &[
     ("part", "all (default) | features (Sec. 6.3 stand-in only) | toy (D.2, 6.1, 6.2 only)"),
     ("seeds", "seeds per method in the Sec. 6.3 stand-in (default 2 quick, 5 full)"),
-    ("max-epochs", "epoch cap of each Sec. 6.3 run (default 20 quick, 150 full)"),
+    (
+        "max-epochs",
+        "epoch cap of each DRO run in Sec. 6.3 (default 50 quick, 150 full; ERM 300 / 600)",
+    ),
+    (
+        "patience",
+        "early stopping: epochs without a validation improvement (default 10 quick, 15 full)",
+    ),
+    (
+        "rel-tol",
+        "early stopping: relative validation gain that counts as an improvement (default 0.002)",
+    ),
+    (
+        "val-metric",
+        "own (default: each method's own objective on the validation split) | clean (clean cross-entropy for every method)",
+    ),
     ("dual", "true adds the Sinkhorn-dual baseline to Sec. 6.3 (default false)"),
     (
         "rgo-smoothness",
