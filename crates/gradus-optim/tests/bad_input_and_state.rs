@@ -103,6 +103,13 @@ fn rejected_steps_leave_parameters_and_state_bit_identical() {
                 other => panic!("{name}: expected NonFinite, got {other:?}"),
             }
         }
+        // Finite, but its square overflows f32: a second moment would become infinite.
+        let mut huge = vec![0.5f32; n];
+        huge[1] = -3e19;
+        match opt.step(&mut x, &huge) {
+            Err(Error::NonFinite { index, .. }) => assert_eq!(index, 1, "{name}"),
+            other => panic!("{name}: expected the overflowing square refused, got {other:?}"),
+        }
         assert!(matches!(
             opt.step(&mut x, &vec![0.5f32; n - 1]),
             Err(Error::LengthMismatch { .. })

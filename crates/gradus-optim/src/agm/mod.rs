@@ -324,6 +324,15 @@ impl<T: SimdFloat> Optimizer<T> for Agm<T> {
             if stats.sum_squares.is_finite() {
                 stats.sum_squares.to_f64().sqrt()
             } else {
+                // The sum of squares overflowed: if one entry's own square does, every
+                // second-moment rule would store an infinite `v` (and then refuse its own
+                // checkpoint), so the step is refused before anything is written.
+                if let Some(index) = grads.iter().position(|g| !(*g * *g).is_finite()) {
+                    return Err(Error::NonFinite {
+                        what: "square of a gradient entry (overflows the float type)",
+                        index,
+                    });
+                }
                 norm2(par, grads).to_f64()
             }
         } else {
