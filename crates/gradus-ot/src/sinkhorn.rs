@@ -221,7 +221,13 @@ pub fn sinkhorn(
     let mut e = e0;
     while e > cfg.eps {
         stages.push(e);
-        e *= cfg.scaling;
+        let next = e * cfg.scaling;
+        // Among subnormals `e * scaling` can round back to `e`: without this the schedule
+        // never reaches `eps` and grows until memory runs out (found by the fuzzer).
+        if !(next < e) {
+            break;
+        }
+        e = next;
     }
     stages.push(cfg.eps);
     let (mut f, mut g) = (vec![0.0; n], vec![0.0; m]);

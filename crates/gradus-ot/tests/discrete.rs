@@ -156,6 +156,24 @@ fn bad_inputs_are_errors() {
     assert!(sinkhorn(&[1.0], &[1.0], &[1.0], &SinkhornConfig { scaling: 1.0, ..cfg }).is_err());
 }
 
+/// Subnormal `eps`: `e * scaling` rounds back to `e` two ulps above it, so a schedule that
+/// only multiplied would never end (the fuzzer ran it out of memory). It must return.
+#[test]
+fn epsilon_scaling_among_subnormals_terminates() {
+    let tiny = f64::from_bits(1);
+    let cfg = SinkhornConfig {
+        eps: tiny,
+        eps_start: Some(f64::from_bits(2)),
+        scaling: 0.99,
+        max_iter: 3,
+        ..SinkhornConfig::default()
+    };
+    match sinkhorn(&[1.0, 1.0], &[1.0], &[0.5, 1.5], &cfg) {
+        Ok(r) => assert!(r.f.iter().chain(&r.g).all(|v| v.is_finite())),
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
 /// The 1-D sorting plan against every assignment of six atoms.
 #[test]
 fn sorting_plan_is_the_best_assignment() {
