@@ -222,9 +222,10 @@ fn blocks<T: SimdFloat>(
     let par = opt.cfg.par;
     block_mean_squares(par, grads, &part.bounds, &mut opt.scratch)?;
     let gs2 = ctx.g_scale * ctx.g_scale;
+    let bc2 = T::from_f64(super::generic::bias_correction2(&opt.cfg, ctx.t));
     for j in 0..opt.scratch.len() {
         let mean = opt.scratch[j] * gs2;
-        opt.scratch[j] = super::generic::block_preconditioner(opt, ctx.t, j, mean);
+        opt.scratch[j] = super::generic::block_preconditioner(opt, bc2, j, mean);
     }
     let bc1 = bias_correction1(opt, ctx.t);
     let (momentum, grad_weight) = match opt.cfg.momentum {

@@ -23,7 +23,7 @@ fn precond<T: SimdFloat>(cfg: &AgmConfig, vhat: T) -> T {
 }
 
 /// `1 / (1 - beta2^t)` for a bias-corrected Ema statistic, else 1.
-fn bias_correction2(cfg: &AgmConfig, t: u64) -> f64 {
+pub(super) fn bias_correction2(cfg: &AgmConfig, t: u64) -> f64 {
     match cfg.statistic {
         Statistic::Ema { beta2, .. } if cfg.bias_correction => {
             1.0 / (1.0 - beta2.powi(clamp_t(t.max(1))))
@@ -33,8 +33,9 @@ fn bias_correction2(cfg: &AgmConfig, t: u64) -> f64 {
 }
 
 /// Advances statistic `j` with the block mean of squared gradients and returns the block's
-/// preconditioner.
-pub(super) fn block_preconditioner<T: SimdFloat>(opt: &mut Agm<T>, t: u64, j: usize, mean: T) -> T {
+/// preconditioner; `bc2` is this step's [`bias_correction2`] (computed once per step, not per
+/// block: `powi` at large `t` is a loop of squarings).
+pub(super) fn block_preconditioner<T: SimdFloat>(opt: &mut Agm<T>, bc2: T, j: usize, mean: T) -> T {
     let v = opt.v.as_full_mut();
     v[j] = match opt.cfg.statistic {
         Statistic::Ema { beta2, .. } => {
@@ -50,7 +51,7 @@ pub(super) fn block_preconditioner<T: SimdFloat>(opt: &mut Agm<T>, t: u64, j: us
     } else {
         v[j]
     };
-    precond(&opt.cfg, vh * T::from_f64(bias_correction2(&opt.cfg, t)))
+    precond(&opt.cfg, vh * bc2)
 }
 
 /// One reference step.
@@ -86,7 +87,7 @@ pub(super) fn step<T: SimdFloat>(opt: &mut Agm<T>, ctx: StepCtx<T>, params: &mut
             let bounds = &opt.blocks.as_ref().map_or(&[][..], |p| &p.bounds[..]);
             let len = bounds[j + 1] - bounds[j];
             let mean = opt.scratch[j] / T::from_usize(len);
-            opt.scratch[j] = block_preconditioner(opt, t, j, mean);
+            opt.scratch[j] = block_preconditioner(opt, bc2, j, mean);
         }
     }
 

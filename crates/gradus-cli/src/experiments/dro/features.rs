@@ -478,10 +478,12 @@ pub(super) fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
         let mut epochs: Vec<f64> = ok.iter().map(|o| o.epochs as f64).collect();
         let mut best: Vec<f64> = ok.iter().map(|o| o.best_epoch as f64).collect();
         let mut secs: Vec<f64> = ok.iter().map(|o| o.secs).collect();
-        let med = |v: &mut Vec<f64>| {
+        // Epochs are whole numbers; seconds keep significant digits (ERM takes under 1 s).
+        let med_by = |v: &mut Vec<f64>, show: fn(f64) -> String| {
             v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).map_or("-".into(), |x| format!("{x:.0}"))
+            v.get(v.len() / 2).map_or("-".into(), |&x| show(x))
         };
+        let med = |v: &mut Vec<f64>| med_by(v, |x| format!("{x:.0}"));
         let mut cells = vec![
             eps.to_string(),
             name.to_string(),
@@ -492,7 +494,7 @@ pub(super) fn section(ctx: &Ctx, report: &mut Report) -> ExpResult<Claims> {
             ),
             med(&mut epochs),
             med(&mut best),
-            med(&mut secs),
+            med_by(&mut secs, fmt_num),
         ];
         let err = runs.iter().find_map(|r| r.as_ref().err());
         for i in 0..s.deltas.len() {
