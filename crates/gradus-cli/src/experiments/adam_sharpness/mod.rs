@@ -207,11 +207,11 @@ fn run_instance(ctx: &Ctx, c: &Config, inst: Instance, label: u64) -> ExpResult<
     let bar =
         ctx.progress((jobs.len() + 2 * c.seeds as usize) as u64, &format!("runs {}", inst.key));
     // Longest runs first (their drift time scale sets their length; at the spec's small rates
-    // they are ~10x the others): started last, they ran alone on one core for the final half
-    // hour of a full run. Results go back to their place in `jobs`, so nothing else changes.
+    // they are ~10x the others): started last, they ran alone on one core at the end of each
+    // instance of a full run. Results go back to their place in `jobs`.
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by(|&a, &b| setting.time_scale(jobs[b].0).total_cmp(&setting.time_scale(jobs[a].0)));
-    let ran: Vec<(usize, Run)> = order
+    let mut ran: Vec<(usize, Run)> = order
         .par_iter()
         .with_max_len(1)
         .map(|&i| {
@@ -221,11 +221,8 @@ fn run_instance(ctx: &Ctx, c: &Config, inst: Instance, label: u64) -> ExpResult<
             (i, r)
         })
         .collect();
-    let mut slots: Vec<Option<Run>> = vec![None; jobs.len()];
-    for (i, r) in ran {
-        slots[i] = Some(r);
-    }
-    let mut done: Vec<Run> = slots.into_iter().flatten().collect();
+    ran.sort_by_key(|&(i, _)| i);
+    let mut done: Vec<Run> = ran.into_iter().map(|(_, r)| r).collect();
     let small_runs = done.split_off(methods.len() * c.seeds as usize);
     let mut main: Vec<Vec<Run>> = Vec::with_capacity(methods.len());
     let mut rest = done.into_iter();
